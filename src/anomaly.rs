@@ -1,0 +1,1 @@
+//! anomaly (see the crate map in lib.rs).

@@ -1,0 +1,10 @@
+//! `trailmask verify` (see SPEC.md, "Commands").
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<u8> {
+    Err(Error::usage("`trailmask verify` is not built yet"))
+}

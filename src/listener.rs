@@ -1,0 +1,1 @@
+//! listener (see the crate map in lib.rs).

@@ -1,0 +1,1 @@
+//! mask (see the crate map in lib.rs).

@@ -1,0 +1,1 @@
+//! policy (see the crate map in lib.rs).

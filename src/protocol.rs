@@ -1,0 +1,1 @@
+//! protocol (see the crate map in lib.rs).

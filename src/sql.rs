@@ -1,0 +1,1 @@
+//! sql (see the crate map in lib.rs).

@@ -1,0 +1,1 @@
+//! trail (see the crate map in lib.rs).

@@ -1,0 +1,1 @@
+//! upstream (see the crate map in lib.rs).
