@@ -36,5 +36,6 @@ pub mod policy;
 pub mod protocol;
 pub mod session;
 pub mod sql;
+pub mod stream;
 pub mod trail;
 pub mod upstream;

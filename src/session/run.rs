@@ -1,0 +1,380 @@
+//! The relay loop: one task, both sockets, no locks. `poll_io` writes whatever is queued for
+//! either side and reads from a side only while the queue towards the other side is below its
+//! high-water mark, so a slow reader throttles its writer and neither direction can deadlock the
+//! other. Complete frames are scanned in place; frames nothing acts on are forwarded as one slice
+//! of the read buffer.
+
+use std::io;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+
+use super::auth::{self, AuthError};
+use super::outbox::Outbox;
+use super::startup::Opened;
+use super::state::{State, TxStatus};
+use super::{Identity, SessionContext};
+use crate::metrics::proxy::ConnectionOutcome;
+use crate::protocol::encode::{self, Severity};
+use crate::protocol::frame::HEADER_LEN;
+use crate::protocol::sqlstate;
+use crate::protocol::{backend, read_i32};
+use crate::stream::Stream;
+
+/// Stop reading from one side while this much is queued for the other: 1 MiB keeps big results
+/// streaming at full speed without letting one session buffer without bound.
+const HIGH_WATER: usize = 1 << 20;
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What woke the loop.
+enum Event {
+    ClientData,
+    UpstreamData,
+    ClientClosed,
+    UpstreamClosed,
+    ClientError(io::Error),
+    UpstreamError(io::Error),
+}
+
+/// How a session ended, for the log.
+#[derive(Debug)]
+enum End {
+    ClientLeft,
+    UpstreamLeft,
+    Stopped,
+    ProtocolViolation(String),
+    Io(String),
+}
+
+struct Relay {
+    client: Stream,
+    upstream: Stream,
+    client_in: BytesMut,
+    upstream_in: BytesMut,
+    to_client: Outbox,
+    to_upstream: Outbox,
+    state: State,
+    max_frame: u32,
+    /// The session's `client_encoding` as the server last reported it (masks work on characters).
+    client_encoding: Option<String>,
+}
+
+/// Runs an opened session: upstream connect, authentication relay, then the relay loop.
+pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
+    let mut client = opened.client;
+    let mut upstream = match crate::upstream::connect(&ctx.upstream).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "upstream connect failed");
+            ctx.metrics.upstream_errors_total.inc();
+            ctx.metrics.connection(ConnectionOutcome::UpstreamError);
+            super::refuse(
+                client,
+                sqlstate::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+                &e.to_string(),
+                None,
+            )
+            .await;
+            return;
+        }
+    };
+    if let Err(e) = upstream.write_all(&opened.startup).await {
+        ctx.metrics.upstream_errors_total.inc();
+        ctx.metrics.connection(ConnectionOutcome::UpstreamError);
+        let msg = format!(
+            "could not send the startup message to the database at {}: {e}",
+            ctx.upstream.address
+        );
+        super::refuse(
+            client,
+            sqlstate::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+            &msg,
+            None,
+        )
+        .await;
+        return;
+    }
+    let authed = match auth::relay(&mut client, &mut upstream, ctx).await {
+        Ok(a) => a,
+        Err(AuthError::Refused(code)) => {
+            tracing::info!(user = %identity.user, sqlstate = %code, "login refused by the database");
+            ctx.metrics.connection(ConnectionOutcome::AuthFailed);
+            return;
+        }
+        Err(AuthError::Client(why)) => {
+            tracing::info!(reason = %why, "client left during authentication");
+            ctx.metrics.connection(ConnectionOutcome::Refused);
+            return;
+        }
+        Err(AuthError::Upstream(why)) => {
+            tracing::warn!(reason = %why, "database failed during authentication");
+            ctx.metrics.upstream_errors_total.inc();
+            ctx.metrics.connection(ConnectionOutcome::UpstreamError);
+            let msg = format!(
+                "the database at {} failed during authentication: {why}",
+                ctx.upstream.address
+            );
+            super::refuse(client, sqlstate::CONNECTION_FAILURE, &msg, None).await;
+            return;
+        }
+    };
+    ctx.metrics.connection(ConnectionOutcome::Ok);
+    tracing::debug!(user = %identity.user, database = %identity.database, tls = identity.tls, "session ready");
+    let _cancel_key = authed.cancel_key;
+    let state =
+        TxStatus::from_byte(authed.status).map_or(State::ready(TxStatus::Idle), State::ready);
+    let mut relay = Relay {
+        client,
+        upstream,
+        client_in: authed.client_in,
+        upstream_in: authed.upstream_in,
+        to_client: authed.to_client,
+        to_upstream: Outbox::default(),
+        state,
+        max_frame: ctx.max_frame_bytes,
+        client_encoding: authed.client_encoding,
+    };
+    let end = relay.run(ctx).await;
+    match &end {
+        End::ClientLeft | End::Stopped | End::UpstreamLeft => {
+            tracing::debug!(?end, "session ended")
+        }
+        End::ProtocolViolation(why) => {
+            tracing::info!(reason = %why, "session ended: protocol violation")
+        }
+        End::Io(why) => tracing::info!(reason = %why, "session ended: I/O error"),
+    }
+}
+
+impl Relay {
+    async fn run(&mut self, ctx: &SessionContext) -> End {
+        let mut stop = ctx.hard_stop.clone();
+        let mut draining = false;
+        loop {
+            if draining && self.state.is_idle() && self.to_client.is_empty() {
+                return self.close_for_shutdown().await;
+            }
+            let event = tokio::select! {
+                ev = std::future::poll_fn(|cx| self.poll_io(cx)) => ev,
+                changed = stop.changed() => {
+                    let level = if changed.is_ok() { *stop.borrow() } else { crate::listener::STOP_NOW };
+                    if level >= crate::listener::STOP_NOW {
+                        return self.close_for_shutdown().await;
+                    }
+                    draining = level >= crate::listener::STOP_DRAIN;
+                    continue;
+                }
+            };
+            let outcome = match event {
+                Event::ClientData => self.on_client_data(),
+                Event::UpstreamData => self.on_upstream_data(),
+                Event::ClientClosed => {
+                    let _ = self.send_upstream_terminate().await;
+                    return End::ClientLeft;
+                }
+                Event::UpstreamClosed => {
+                    if self.state.is_terminating() {
+                        return End::ClientLeft;
+                    }
+                    ctx.metrics.upstream_errors_total.inc();
+                    return self
+                        .fatal_to_client(
+                            sqlstate::CONNECTION_FAILURE,
+                            "the database closed the connection unexpectedly",
+                            End::UpstreamLeft,
+                        )
+                        .await;
+                }
+                Event::ClientError(e) => {
+                    let _ = self.send_upstream_terminate().await;
+                    return End::Io(format!("client: {e}"));
+                }
+                Event::UpstreamError(e) => {
+                    ctx.metrics.upstream_errors_total.inc();
+                    let msg = format!("lost the connection to the database: {e}");
+                    return self
+                        .fatal_to_client(sqlstate::CONNECTION_FAILURE, &msg, End::UpstreamLeft)
+                        .await;
+                }
+            };
+            if let Err(why) = outcome {
+                let _ = self.send_upstream_terminate().await;
+                return self
+                    .fatal_to_client(
+                        sqlstate::PROTOCOL_VIOLATION,
+                        &why,
+                        End::ProtocolViolation(why.clone()),
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// Writes queued bytes both ways, then reads from whichever side has room. Ready with the
+    /// first thing that needs handling.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        if let Poll::Ready(Err(e)) = self.to_upstream.poll_write_to(&mut self.upstream, cx) {
+            return Poll::Ready(Event::UpstreamError(e));
+        }
+        if let Poll::Ready(Err(e)) = self.to_client.poll_write_to(&mut self.client, cx) {
+            return Poll::Ready(Event::ClientError(e));
+        }
+        if self.to_upstream.len() < HIGH_WATER {
+            match self
+                .client
+                .poll_read_buf(cx, &mut self.client_in, READ_CHUNK)
+            {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Event::ClientClosed),
+                Poll::Ready(Ok(_)) => return Poll::Ready(Event::ClientData),
+                Poll::Ready(Err(e)) => return Poll::Ready(Event::ClientError(e)),
+                Poll::Pending => {}
+            }
+        }
+        if self.to_client.len() < HIGH_WATER {
+            match self
+                .upstream
+                .poll_read_buf(cx, &mut self.upstream_in, READ_CHUNK)
+            {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Event::UpstreamClosed),
+                Poll::Ready(Ok(_)) => return Poll::Ready(Event::UpstreamData),
+                Poll::Ready(Err(e)) => return Poll::Ready(Event::UpstreamError(e)),
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Scans the complete client frames and queues them for the database.
+    fn on_client_data(&mut self) -> Result<(), String> {
+        let mut at = 0usize;
+        while let Some((tag, total)) = frame_at(&self.client_in, at, self.max_frame)? {
+            self.state = self.state.on_client(tag).map_err(|e| e.to_string())?;
+            at += total;
+        }
+        if at > 0 {
+            self.to_upstream.push(self.client_in.split_to(at).freeze());
+        }
+        Ok(())
+    }
+
+    /// Scans the complete server frames and queues them for the client.
+    fn on_upstream_data(&mut self) -> Result<(), String> {
+        let mut at = 0usize;
+        while let Some((tag, total)) = frame_at(&self.upstream_in, at, self.max_frame)? {
+            let status = if tag == b'Z' {
+                self.upstream_in.get(at + HEADER_LEN).copied()
+            } else {
+                None
+            };
+            self.state = self
+                .state
+                .on_server(tag, status)
+                .map_err(|e| format!("from the database: {e}"))?;
+            if tag == b'S' {
+                let payload = self
+                    .upstream_in
+                    .get(at + HEADER_LEN..at + total)
+                    .unwrap_or(&[]);
+                if let Some((b"client_encoding", value)) = backend::parameter_status(payload) {
+                    self.client_encoding = Some(String::from_utf8_lossy(value).into_owned());
+                    tracing::debug!(encoding = ?self.client_encoding, "client_encoding changed");
+                }
+            }
+            if tag == b'E' {
+                if let Some(fields) = self
+                    .upstream_in
+                    .get(at + HEADER_LEN..at + total)
+                    .and_then(backend::ErrorFields::parse)
+                {
+                    tracing::debug!(sqlstate = ?fields.code(), "database error relayed");
+                }
+            }
+            at += total;
+        }
+        if at > 0 {
+            self.to_client.push(self.upstream_in.split_to(at).freeze());
+        }
+        Ok(())
+    }
+
+    async fn send_upstream_terminate(&mut self) -> io::Result<()> {
+        if !self.state.is_terminating() {
+            let mut buf = BytesMut::with_capacity(5);
+            encode::terminate(&mut buf);
+            self.to_upstream.push_encoded(buf);
+            self.state = State::Terminating;
+        }
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.to_upstream.drain_to(&mut self.upstream),
+        )
+        .await;
+        r.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "upstream not reading",
+            ))
+        })
+    }
+
+    async fn fatal_to_client(&mut self, code: sqlstate::SqlState, message: &str, end: End) -> End {
+        let mut buf = BytesMut::new();
+        encode::error_response(&mut buf, Severity::Fatal, code, message, None);
+        self.to_client.push_encoded(buf);
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.to_client.drain_to(&mut self.client),
+        )
+        .await;
+        let _ = self.client.shutdown().await;
+        end
+    }
+
+    async fn close_for_shutdown(&mut self) -> End {
+        let _ = self.send_upstream_terminate().await;
+        self.fatal_to_client(
+            sqlstate::ADMIN_SHUTDOWN,
+            "terminating connection because trailmask is shutting down",
+            End::Stopped,
+        )
+        .await
+    }
+}
+
+/// The tag and total length of the complete frame starting at `at`, `None` if incomplete.
+fn frame_at(buf: &[u8], at: usize, max: u32) -> Result<Option<(u8, usize)>, String> {
+    let Some(rest) = buf.get(at..) else {
+        return Ok(None);
+    };
+    let Some((&tag, after)) = rest.split_first() else {
+        return Ok(None);
+    };
+    let Some((len, _)) = read_i32(after) else {
+        return Ok(None);
+    };
+    let Ok(len_u) = u32::try_from(len) else {
+        return Err(format!(
+            "message '{}' declares a negative length",
+            char::from(tag)
+        ));
+    };
+    if len_u < 4 {
+        return Err(format!(
+            "message '{}' declares length {len}, below the minimum of 4",
+            char::from(tag)
+        ));
+    }
+    if len_u > max {
+        return Err(format!(
+            "message '{}' declares length {len}, above the limit of {max} bytes",
+            char::from(tag)
+        ));
+    }
+    let total = usize::try_from(len_u).map_err(|_| "message too long".to_owned())? + 1;
+    if rest.len() < total {
+        return Ok(None);
+    }
+    Ok(Some((tag, total)))
+}
