@@ -6,6 +6,7 @@
 
 mod auth;
 pub mod cancel;
+pub mod extended;
 mod outbox;
 mod run;
 mod startup;

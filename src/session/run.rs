@@ -7,10 +7,11 @@
 use std::io;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
 use super::auth::{self, AuthError};
+use super::extended::Tracker;
 use super::outbox::Outbox;
 use super::startup::Opened;
 use super::state::{State, TxStatus};
@@ -19,7 +20,7 @@ use crate::metrics::proxy::ConnectionOutcome;
 use crate::protocol::encode::{self, Severity};
 use crate::protocol::frame::HEADER_LEN;
 use crate::protocol::sqlstate;
-use crate::protocol::{backend, read_i32};
+use crate::protocol::{backend, frontend, read_i32};
 use crate::stream::Stream;
 
 /// Stop reading from one side while this much is queued for the other: 1 MiB keeps big results
@@ -59,6 +60,7 @@ struct Relay {
     max_frame: u32,
     /// The session's `client_encoding` as the server last reported it (masks work on characters).
     client_encoding: Option<String>,
+    tracker: Tracker,
 }
 
 /// Runs an opened session: upstream connect, authentication relay, then the relay loop.
@@ -135,6 +137,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         state,
         max_frame: ctx.max_frame_bytes,
         client_encoding: authed.client_encoding,
+        tracker: Tracker::new(),
     };
     let end = relay.run(ctx).await;
     match &end {
@@ -251,6 +254,11 @@ impl Relay {
         let mut at = 0usize;
         while let Some((tag, total)) = frame_at(&self.client_in, at, self.max_frame)? {
             self.state = self.state.on_client(tag).map_err(|e| e.to_string())?;
+            let payload = self
+                .client_in
+                .get(at + HEADER_LEN..at + total)
+                .unwrap_or(&[]);
+            track_client(&mut self.tracker, tag, payload)?;
             at += total;
         }
         if at > 0 {
@@ -341,6 +349,42 @@ impl Relay {
         )
         .await
     }
+}
+
+/// Tells the tracker about a client message that is going upstream.
+fn track_client(tracker: &mut Tracker, tag: u8, payload: &[u8]) -> Result<(), String> {
+    let bad = |what: &str| format!("malformed {what} message");
+    match tag {
+        b'Q' => tracker.on_query(),
+        b'P' => {
+            let (name, sql) = frontend::parse(payload).ok_or_else(|| bad("Parse"))?;
+            tracker.on_parse(Bytes::copy_from_slice(name), Bytes::copy_from_slice(sql));
+        }
+        b'B' => {
+            let (portal, statement) = frontend::bind_names(payload).ok_or_else(|| bad("Bind"))?;
+            tracker.on_bind(
+                Bytes::copy_from_slice(portal),
+                Bytes::copy_from_slice(statement),
+            );
+        }
+        b'D' => match frontend::describe_or_close(payload).ok_or_else(|| bad("Describe"))? {
+            (b'S', name) => tracker.on_describe_statement(Bytes::copy_from_slice(name)),
+            (b'P', name) => tracker.on_describe_portal(Bytes::copy_from_slice(name), false),
+            _ => return Err(bad("Describe")),
+        },
+        b'E' => {
+            let (portal, _) = frontend::execute(payload).ok_or_else(|| bad("Execute"))?;
+            tracker.on_execute(Bytes::copy_from_slice(portal));
+        }
+        b'C' => match frontend::describe_or_close(payload).ok_or_else(|| bad("Close"))? {
+            (kind @ (b'S' | b'P'), name) => tracker.on_close(kind, name),
+            _ => return Err(bad("Close")),
+        },
+        b'S' => tracker.on_sync(),
+        b'F' => tracker.on_function_call(),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The tag and total length of the complete frame starting at `at`, `None` if incomplete.

@@ -1,0 +1,316 @@
+//! Which server response answers which client message. The client may pipeline any number of
+//! messages before a Sync; the server answers them strictly in order, skipping everything up to
+//! the next Sync after an error. `Tracker` keeps that queue of expectations, plus the prepared
+//! statements and portals the session knows, so the session can tell, for every RowDescription
+//! and DataRow, which statement and portal it belongs to, and for every CommandComplete or
+//! ErrorResponse, which statement it ends. Pure: no I/O.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+
+/// A statement the session has seen go upstream (simple Query item or Parse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementRef {
+    /// Index of the statement in the session, 1-based, for pairing results with statements.
+    pub number: u64,
+}
+
+/// A prepared statement known by name (`""` is the unnamed one).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub sql: Bytes,
+    /// RowDescription payload from a Describe of the statement, if one was seen.
+    pub row_description: Option<Bytes>,
+}
+
+/// A portal created by Bind.
+#[derive(Debug, Clone)]
+pub struct Portal {
+    pub statement: Bytes,
+    /// RowDescription payload of the portal (with the bound result formats), once known.
+    pub row_description: Option<Bytes>,
+    /// Whether the portal returns no rows (Describe answered NoData).
+    pub no_data: bool,
+}
+
+/// One response the server owes, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    ParseComplete {
+        statement: Bytes,
+    },
+    BindComplete,
+    CloseComplete,
+    /// ParameterDescription, then RowDescription or NoData, for a statement.
+    DescribeStatement {
+        statement: Bytes,
+        got_parameters: bool,
+    },
+    /// RowDescription or NoData for a portal; `injected` when trailmask sent the Describe itself
+    /// and the client must not see the answer.
+    DescribePortal {
+        portal: Bytes,
+        injected: bool,
+    },
+    /// Rows then CommandComplete / EmptyQueryResponse / PortalSuspended for a portal.
+    Execute {
+        portal: Bytes,
+    },
+    /// ReadyForQuery closing an extended-protocol batch.
+    Sync,
+    /// A simple Query's results up to its ReadyForQuery.
+    Query,
+    /// FunctionCallResponse then ReadyForQuery.
+    FunctionCall,
+}
+
+/// What a server message was matched to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matched {
+    /// Part of a simple Query's results.
+    Query,
+    /// Part of an Execute's results for this portal.
+    Execute { portal: Bytes },
+    /// The answer to a Describe trailmask injected: swallow it.
+    Injected,
+    /// Anything else (ParseComplete, BindComplete, Describe answers the client asked for, …).
+    Other,
+    /// Asynchronous or unexpected by the queue (notices, notifications, parameter status).
+    Unsolicited,
+}
+
+/// The queue and the names it refers to.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    expect: VecDeque<Expect>,
+    statements: HashMap<Bytes, Prepared>,
+    portals: HashMap<Bytes, Portal>,
+}
+
+impl Tracker {
+    pub fn new() -> Tracker {
+        Tracker::default()
+    }
+
+    /// Expectations not yet answered.
+    pub fn pending(&self) -> usize {
+        self.expect.len()
+    }
+
+    pub fn statement(&self, name: &[u8]) -> Option<&Prepared> {
+        self.statements.get(name)
+    }
+
+    pub fn portal(&self, name: &[u8]) -> Option<&Portal> {
+        self.portals.get(name)
+    }
+
+    // --- client side: call once per message, in the order they go upstream ---
+
+    pub fn on_query(&mut self) {
+        self.expect.push_back(Expect::Query);
+    }
+
+    pub fn on_parse(&mut self, name: Bytes, sql: Bytes) {
+        self.statements.insert(
+            name.clone(),
+            Prepared {
+                sql,
+                row_description: None,
+            },
+        );
+        self.expect
+            .push_back(Expect::ParseComplete { statement: name });
+    }
+
+    pub fn on_bind(&mut self, portal: Bytes, statement: Bytes) {
+        // A Bind replaces a portal of the same name (the unnamed one, typically).
+        self.portals.insert(
+            portal,
+            Portal {
+                statement,
+                row_description: None,
+                no_data: false,
+            },
+        );
+        self.expect.push_back(Expect::BindComplete);
+    }
+
+    pub fn on_describe_statement(&mut self, statement: Bytes) {
+        self.expect.push_back(Expect::DescribeStatement {
+            statement,
+            got_parameters: false,
+        });
+    }
+
+    pub fn on_describe_portal(&mut self, portal: Bytes, injected: bool) {
+        self.expect
+            .push_back(Expect::DescribePortal { portal, injected });
+    }
+
+    pub fn on_execute(&mut self, portal: Bytes) {
+        self.expect.push_back(Expect::Execute { portal });
+    }
+
+    /// Close of a statement (`S`) or portal (`P`).
+    pub fn on_close(&mut self, kind: u8, name: &[u8]) {
+        match kind {
+            b'S' => {
+                self.statements.remove(name);
+            }
+            _ => {
+                self.portals.remove(name);
+            }
+        }
+        self.expect.push_back(Expect::CloseComplete);
+    }
+
+    pub fn on_sync(&mut self) {
+        self.expect.push_back(Expect::Sync);
+    }
+
+    pub fn on_function_call(&mut self) {
+        self.expect.push_back(Expect::FunctionCall);
+    }
+
+    // --- server side ---
+
+    /// Matches one server message. `payload` is needed only for RowDescription.
+    pub fn on_server(&mut self, tag: u8, payload: &Bytes) -> Result<Matched, &'static str> {
+        match tag {
+            // Asynchronous messages may come at any time.
+            b'N' | b'A' | b'S' => return Ok(Matched::Unsolicited),
+            _ => {}
+        }
+        let Some(front) = self.expect.front_mut() else {
+            return match tag {
+                // A FATAL error with nothing pending (e.g. terminated by the administrator).
+                b'E' => Ok(Matched::Unsolicited),
+                _ => Err("server message with no request pending"),
+            };
+        };
+        match front {
+            Expect::Query => match tag {
+                b'Z' => {
+                    self.expect.pop_front();
+                    Ok(Matched::Query)
+                }
+                _ => Ok(Matched::Query),
+            },
+            Expect::FunctionCall => {
+                if tag == b'Z' {
+                    self.expect.pop_front();
+                }
+                Ok(Matched::Other)
+            }
+            Expect::ParseComplete { .. } => self.simple_reply(tag, b'1'),
+            Expect::BindComplete => self.simple_reply(tag, b'2'),
+            Expect::CloseComplete => self.simple_reply(tag, b'3'),
+            Expect::DescribeStatement {
+                statement,
+                got_parameters,
+            } => match tag {
+                b't' if !*got_parameters => {
+                    *got_parameters = true;
+                    Ok(Matched::Other)
+                }
+                b'T' | b'n' => {
+                    let name = statement.clone();
+                    self.expect.pop_front();
+                    if tag == b'T' {
+                        if let Some(s) = self.statements.get_mut(&name) {
+                            s.row_description = Some(payload.clone());
+                        }
+                    }
+                    Ok(Matched::Other)
+                }
+                b'E' => Ok(self.error()),
+                _ => Err("unexpected answer to Describe (statement)"),
+            },
+            Expect::DescribePortal { portal, injected } => match tag {
+                b'T' | b'n' => {
+                    let (name, injected) = (portal.clone(), *injected);
+                    self.expect.pop_front();
+                    if let Some(p) = self.portals.get_mut(&name) {
+                        if tag == b'T' {
+                            p.row_description = Some(payload.clone());
+                        } else {
+                            p.no_data = true;
+                        }
+                    }
+                    Ok(if injected {
+                        Matched::Injected
+                    } else {
+                        Matched::Other
+                    })
+                }
+                b'E' => Ok(self.error()),
+                _ => Err("unexpected answer to Describe (portal)"),
+            },
+            Expect::Execute { portal } => match tag {
+                b'D' | b'G' | b'H' | b'W' | b'd' | b'c' => Ok(Matched::Execute {
+                    portal: portal.clone(),
+                }),
+                b'C' | b'I' | b's' => {
+                    let portal = portal.clone();
+                    self.expect.pop_front();
+                    Ok(Matched::Execute { portal })
+                }
+                b'E' => Ok(self.error()),
+                _ => Err("unexpected answer to Execute"),
+            },
+            Expect::Sync => match tag {
+                b'Z' => {
+                    self.expect.pop_front();
+                    Ok(Matched::Other)
+                }
+                b'E' => Ok(Matched::Other),
+                _ => Err("unexpected message before ReadyForQuery"),
+            },
+        }
+    }
+
+    fn simple_reply(&mut self, tag: u8, want: u8) -> Result<Matched, &'static str> {
+        if tag == want {
+            self.expect.pop_front();
+            Ok(Matched::Other)
+        } else if tag == b'E' {
+            Ok(self.error())
+        } else {
+            Err("server reply out of order")
+        }
+    }
+
+    /// An ErrorResponse in the extended protocol: the server skips everything up to the next
+    /// Sync, and a failed Parse leaves no statement behind.
+    fn error(&mut self) -> Matched {
+        let matched = match self.expect.front() {
+            Some(Expect::Execute { portal }) => Matched::Execute {
+                portal: portal.clone(),
+            },
+            _ => Matched::Other,
+        };
+        while let Some(front) = self.expect.front() {
+            match front {
+                Expect::Sync | Expect::Query | Expect::FunctionCall => break,
+                Expect::ParseComplete { statement } => {
+                    let name = statement.clone();
+                    self.statements.remove(&name);
+                    self.expect.pop_front();
+                }
+                Expect::BindComplete
+                | Expect::CloseComplete
+                | Expect::DescribeStatement { .. }
+                | Expect::DescribePortal { .. }
+                | Expect::Execute { .. } => {
+                    self.expect.pop_front();
+                }
+            }
+        }
+        matched
+    }
+}
+
+#[cfg(test)]
+mod tests;
