@@ -222,6 +222,32 @@ impl fmt::Display for Mask {
     }
 }
 
+// === impl Format / Encoding ===
+
+impl Format {
+    /// From a format code of Bind or RowDescription: 0 text, 1 binary, anything else `None`.
+    pub fn from_code(code: i16) -> Option<Format> {
+        match code {
+            0 => Some(Format::Text),
+            1 => Some(Format::Binary),
+            _ => None,
+        }
+    }
+}
+
+impl Encoding {
+    /// From the `client_encoding` the server reports in ParameterStatus (`UTF8`, `BIG5`), or a
+    /// name a client may set (`utf-8`, `unicode`, `big5`, case-insensitive).
+    pub fn from_pg_name(name: &str) -> Encoding {
+        let name = name.trim().to_ascii_lowercase().replace(['-', '_'], "");
+        match name.as_str() {
+            "utf8" | "unicode" => Encoding::Utf8,
+            "big5" | "win950" | "windows950" => Encoding::Big5,
+            _ => Encoding::Other,
+        }
+    }
+}
+
 // === apply ===
 
 /// Masks one field value. `None` means the client receives SQL NULL.

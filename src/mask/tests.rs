@@ -72,6 +72,19 @@ fn rejects_unknown_and_malformed_names() {
 }
 
 #[test]
+fn encodings_and_formats_from_the_protocol() {
+    assert_eq!(Encoding::from_pg_name("UTF8"), Encoding::Utf8);
+    assert_eq!(Encoding::from_pg_name("utf-8"), Encoding::Utf8);
+    assert_eq!(Encoding::from_pg_name("BIG5"), Encoding::Big5);
+    assert_eq!(Encoding::from_pg_name("WIN950"), Encoding::Big5);
+    assert_eq!(Encoding::from_pg_name("SJIS"), Encoding::Other);
+    assert_eq!(Encoding::from_pg_name("SQL_ASCII"), Encoding::Other);
+    assert_eq!(Format::from_code(0), Some(Format::Text));
+    assert_eq!(Format::from_code(1), Some(Format::Binary));
+    assert_eq!(Format::from_code(2), None);
+}
+
+#[test]
 fn redact_and_null() {
     assert_eq!(t("redact", "台北市信義路五段7號"), s("****"));
     assert_eq!(t("null", "x"), None);
