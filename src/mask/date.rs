@@ -95,6 +95,11 @@ fn date_text(s: &str) -> Option<String> {
 /// An ISO-style timestamp (`1990-05-17 13:45:12.5`, with `+08`, `-03:30` etc. for timestamptz)
 /// becomes `1990-01-01 00:00:00` with the same offset and era. Other DateStyles give `None`
 /// (NULL): their zone abbreviations cannot be carried over safely.
+///
+/// The offset kept is the value's own. In a zone with daylight saving time, January's offset
+/// differs (`-04` in July, `-05` in January for New York), so the masked instant is an hour off
+/// the server's `date_trunc('year', …)`; we have no time zone database to do better, and the
+/// value is still a valid timestamptz in the right year.
 fn timestamp_text(s: &str) -> Option<String> {
     let (body, era) = split_era(s);
     let (date, time) = body.split_once(' ')?;

@@ -124,6 +124,10 @@ fn phone_tw() {
     assert_eq!(t("phone_tw", "07-1234567"), s("07-****567"));
     assert_eq!(t("phone_tw", "+1 415 555 0100"), s("********100"));
     assert_eq!(t("phone_tw", "n/a"), s("****"));
+    assert_eq!(t("phone_tw", "Tel: 0912-345-678"), s("0912-***-678"));
+    assert_eq!(t("phone_tw", "Fax 02 2345 6789 ext. 12"), s("02-*****789"));
+    assert_eq!(t("phone_tw", "02-2345-6789分機 305"), s("02-*****789"));
+    assert_eq!(t("phone_tw", "0912345678, 0922333444"), s("0912-***-678"));
 }
 
 #[test]

@@ -76,10 +76,7 @@ const AREA_CODES: &[&str] = &[
 /// `0912345678`, `+886 912 345 678` -> `0912-***-678`; `(02) 2345-6789` -> `02-*****789`;
 /// anything else keeps its last 3 digits. An extension (`#123`, `ext. 12`, `轉12`) is dropped.
 pub(super) fn phone_tw(s: &str) -> String {
-    let main = s
-        .split(['#', '轉', 'x', 'X', 'e', 'E'])
-        .next()
-        .unwrap_or_default();
+    let main = without_extension(s);
     let digits: String = main.chars().filter(char::is_ascii_digit).collect();
     let national = match digits.strip_prefix("886") {
         Some(rest) if main.trim_start().starts_with('+') || digits.len() >= 11 => {
@@ -111,6 +108,20 @@ pub(super) fn phone_tw(s: &str) -> String {
         return format!("{}{tail}", "*".repeat(hidden));
     }
     REDACTED.to_owned()
+}
+
+/// The number without an extension: cut at `#`, `x`, `ext`, `轉`, `分機` or `,` once eight digits
+/// have been seen (so a `Tel:` or `Fax` label before the number is not mistaken for one).
+fn without_extension(s: &str) -> &str {
+    let mut digits = 0;
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_digit() {
+            digits += 1;
+        } else if digits >= 8 && matches!(c, '#' | 'x' | 'X' | 'e' | 'E' | '轉' | '分' | ',') {
+            return s.get(..i).unwrap_or(s);
+        }
+    }
+    s
 }
 
 /// `A123456789` -> `A12345****`; resident certificates `AB12345678` -> `AB1234****` and
