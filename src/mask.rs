@@ -81,8 +81,9 @@ pub enum Encoding {
     Other,
 }
 
-/// Everything a mask needs to know about the field besides its bytes.
-#[derive(Debug, Clone, Copy)]
+/// Everything a mask needs to know about the field besides its bytes. `Debug` leaves the key
+/// out: it is a secret.
+#[derive(Clone, Copy)]
 pub struct MaskCtx<'a> {
     /// `pg_type` OID from the RowDescription field.
     pub type_oid: u32,
@@ -219,6 +220,16 @@ impl fmt::Display for Mask {
             Mask::YearOnly => f.write_str("year_only"),
             Mask::Hash => f.write_str("hash"),
         }
+    }
+}
+
+impl fmt::Debug for MaskCtx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaskCtx")
+            .field("type_oid", &self.type_oid)
+            .field("format", &self.format)
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
     }
 }
 
