@@ -232,3 +232,38 @@ fn names_are_checked() {
     assert!(p.is_trusted_function("public", "room_rate"));
     assert!(!p.is_trusted_function("public", "other"));
 }
+
+proptest::proptest! {
+    /// A login in several roles gets what the roles give one by one, combined: denied if any
+    /// denies, else clear if any clears, else masked; and a login in none gets the default role.
+    #[test]
+    fn a_union_of_roles_combines_the_single_roles(
+        member_of in proptest::collection::btree_set(
+            proptest::sample::select(&["front_desk", "marketing", "dba", "bob", "alice"][..]),
+            0..5,
+        ),
+    ) {
+        let p = spec_policy();
+        let set = p.role_set(member_of.iter().copied());
+        let singles: Vec<RoleSet> = member_of
+            .iter()
+            .filter(|r| p.roles().contains_key(**r))
+            .map(|r| p.role_set([*r]))
+            .collect();
+        proptest::prop_assert_eq!(set.is_default(), singles.is_empty());
+        for (table, column, access) in set.columns() {
+            let each: Vec<ColumnAccess> = singles
+                .iter()
+                .filter_map(|s| s.access(table, column))
+                .collect();
+            let expected = if each.contains(&ColumnAccess::Denied) {
+                ColumnAccess::Denied
+            } else if each.contains(&ColumnAccess::Clear) {
+                ColumnAccess::Clear
+            } else {
+                ColumnAccess::Masked(p.personal_mask(table, column).unwrap())
+            };
+            proptest::prop_assert_eq!(access, expected, "{}.{}", table, column);
+        }
+    }
+}
