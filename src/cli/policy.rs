@@ -21,7 +21,7 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(0)
 }
 
-/// The report: settings, roles with their members, personal tables with their subject keys, then
+/// The report: settings, the policy hash, roles with their members, personal tables with their subject keys, then
 /// the matrix with one row per personal column and one column per role (`clear`, the mask, or
 /// `deny`), aligned with spaces.
 pub fn render(policy: &Policy) -> String {
@@ -47,6 +47,9 @@ pub fn render(policy: &Policy) -> String {
             trusted.join(", ")
         }
     );
+
+    // The hash the trail's `config` records carry: lets an auditor tie a trail to this file.
+    let _ = writeln!(out, "policy_hash: {}", policy.hash().to_hex());
 
     let matrix = policy.matrix();
     out.push_str("\nroles:\n");

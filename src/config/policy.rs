@@ -253,6 +253,53 @@ columns = { name = "name_zh", phone = "phone_tw" }
     }
 
     #[test]
+    fn the_policy_hash_ignores_layout_and_order() {
+        let a = parse(
+            r#"
+[personal_data."public.guests"]
+columns = { name = "name_zh", phone = "phone_tw" }
+[roles.b]
+members = ["b"]
+clear = ["public.guests.phone"]
+[roles.a]
+members = ["a", "x"]
+"#,
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let b = parse(
+            r#"
+# same policy, other order and layout
+[roles.a]
+members = ["x", "a"]
+[roles.b]
+clear = ["public.guests.phone"]
+members = ["b"]
+[personal_data."public.guests".columns]
+phone = "phone_tw"
+name = "name_zh"
+"#,
+            Path::new("b.toml"),
+        )
+        .unwrap();
+        assert_eq!(a.policy.hash(), b.policy.hash());
+        let c = parse(
+            r#"
+[personal_data."public.guests"]
+columns = { name = "name_zh", phone = "keep_last(4)" }
+[roles.b]
+members = ["b"]
+clear = ["public.guests.phone"]
+[roles.a]
+members = ["a", "x"]
+"#,
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_ne!(a.policy.hash(), c.policy.hash());
+    }
+
+    #[test]
     fn every_problem_is_listed_with_its_key_and_value() {
         let toml = r#"
 [policy]
