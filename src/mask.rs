@@ -134,6 +134,22 @@ enum TypeClass {
 }
 
 impl TypeClass {
+    /// `Some(blank_padded)` for the text types, `None` for the others.
+    fn text(self) -> Option<bool> {
+        match self {
+            TypeClass::Text { blank_padded } => Some(blank_padded),
+            TypeClass::Date
+            | TypeClass::Timestamp
+            | TypeClass::Int2
+            | TypeClass::Int4
+            | TypeClass::Int8
+            | TypeClass::Numeric
+            | TypeClass::Uuid
+            | TypeClass::Bytea
+            | TypeClass::Other => None,
+        }
+    }
+
     fn of(type_oid: u32) -> TypeClass {
         match type_oid {
             oid::TEXT | oid::VARCHAR | oid::NAME | oid::UNKNOWN => TypeClass::Text {
@@ -268,18 +284,11 @@ pub fn apply(mask: &Mask, value: &[u8], ctx: &MaskCtx<'_>) -> Option<Bytes> {
         Mask::Null => None,
         Mask::Hash => hash::apply(value, class, ctx),
         Mask::YearOnly => date::year_only(value, class, ctx),
-        Mask::Redact => match class {
-            TypeClass::Text { .. } => Some(Bytes::from_static(REDACTED.as_bytes())),
-            TypeClass::Date
-            | TypeClass::Timestamp
-            | TypeClass::Int2
-            | TypeClass::Int4
-            | TypeClass::Int8
-            | TypeClass::Numeric
-            | TypeClass::Uuid
-            | TypeClass::Bytea
-            | TypeClass::Other => None,
-        },
+        // Text -> `****`; no other type can hold it.
+        Mask::Redact => class
+            .text()
+            .map(|_| Bytes::from_static(REDACTED.as_bytes())),
+        // A masked string is not a valid number, date, uuid…: SPEC says NULL for those.
         Mask::KeepFirst(_)
         | Mask::KeepLast(_)
         | Mask::Email
@@ -287,24 +296,11 @@ pub fn apply(mask: &Mask, value: &[u8], ctx: &MaskCtx<'_>) -> Option<Bytes> {
         | Mask::NationalIdTw
         | Mask::NameZh
         | Mask::SurnameOnly
-        | Mask::CardLast4 => match class {
-            TypeClass::Text { blank_padded } => Some(mask_text_value(
-                value,
-                ctx.encoding,
-                blank_padded,
-                |s, fill| text::apply(mask, s, fill),
-            )),
-            // A masked string is not a valid number, date, uuid…: SPEC says NULL.
-            TypeClass::Date
-            | TypeClass::Timestamp
-            | TypeClass::Int2
-            | TypeClass::Int4
-            | TypeClass::Int8
-            | TypeClass::Numeric
-            | TypeClass::Uuid
-            | TypeClass::Bytea
-            | TypeClass::Other => None,
-        },
+        | Mask::CardLast4 => class.text().map(|blank_padded| {
+            mask_text_value(value, ctx.encoding, blank_padded, |s, hidden| {
+                text::apply(mask, s, hidden)
+            })
+        }),
     }
 }
 

@@ -291,31 +291,19 @@ impl fmt::Display for FunctionName {
 impl Selector {
     /// Parses `*`, `schema.table.*` or `schema.table.column`.
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        if s == "*" {
-            return Ok(Selector::All);
-        }
-        if let Some(table) = s.strip_suffix(".*") {
-            return TableName::parse(table)
-                .map(Selector::Table)
-                .map_err(|e| match e {
-                    NameError::Shape { .. } => NameError::Shape {
-                        shape: "*, schema.table.* or schema.table.column",
-                    },
-                    other @ (NameError::EmptyPart
-                    | NameError::TooLong(_)
-                    | NameError::BadCharacter(_)) => other,
-                });
-        }
-        ColumnRef::parse(s)
-            .map(Selector::Column)
-            .map_err(|e| match e {
-                NameError::Shape { .. } => NameError::Shape {
-                    shape: "*, schema.table.* or schema.table.column",
-                },
-                other @ (NameError::EmptyPart
-                | NameError::TooLong(_)
-                | NameError::BadCharacter(_)) => other,
-            })
+        let parsed = match s.strip_suffix(".*") {
+            _ if s == "*" => return Ok(Selector::All),
+            Some(table) => TableName::parse(table).map(Selector::Table),
+            None => ColumnRef::parse(s).map(Selector::Column),
+        };
+        parsed.map_err(|e| match e {
+            NameError::Shape { .. } => NameError::Shape {
+                shape: "*, schema.table.* or schema.table.column",
+            },
+            other @ (NameError::EmptyPart | NameError::TooLong(_) | NameError::BadCharacter(_)) => {
+                other
+            }
+        })
     }
 
     /// Whether this entry covers `column` of `table`.

@@ -129,14 +129,7 @@ fn without_extension(s: &str) -> &str {
 /// at most its first six, and one of four characters or fewer is hidden whole.
 pub(super) fn national_id_tw(s: &str) -> String {
     let s = s.trim();
-    let len = s.chars().count();
-    if len == 0 {
-        return REDACTED.to_owned();
-    }
-    let keep = len.saturating_sub(4).min(6);
-    let mut out: String = s.chars().take(keep).collect();
-    out.extend(std::iter::repeat_n(FILL, len - keep));
-    out
+    keep_first(s, s.chars().count().saturating_sub(4).min(6))
 }
 
 /// A name written in Latin letters (with spaces, hyphens, apostrophes, dots, commas), as opposed
