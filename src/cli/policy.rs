@@ -16,8 +16,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let config = crate::config::load(&args.config)?;
-    print!("{}", render(&config.policy));
+    let policy = crate::config::load_policy(&args.config)?;
+    print!("{}", render(&policy));
     Ok(0)
 }
 
