@@ -100,47 +100,29 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// How much a TLS read may take at once: one TLS record's plaintext.
-const TLS_READ_CHUNK: usize = 16 * 1024;
-
 impl Stream {
-    /// Reads what is available into the spare capacity of `buf` (reserving `want` bytes first).
-    /// Plain TCP reads straight into uninitialised capacity through tokio's `try_read_buf`; TLS
-    /// goes through `poll_read` on a zeroed chunk, since rustls exposes no `BufMut` read.
+    /// Reads what is available into `buf`, appending at most `want` bytes.
+    ///
+    /// This goes through `poll_read` on a zero-filled tail rather than `try_read_buf` into
+    /// uninitialised capacity: tokio's `poll_read` treats a short read as proof that the socket
+    /// is drained and clears its readiness, which saves one `EAGAIN` read per wake-up, worth more
+    /// than zeroing a few kilobytes (the caller sizes `want` to what recent reads returned).
     pub fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut bytes::BytesMut,
         want: usize,
     ) -> Poll<io::Result<usize>> {
-        buf.reserve(want);
-        match self {
-            Stream::Plain(tcp) => loop {
-                match tcp.poll_read_ready(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-                match tcp.try_read_buf(buf) {
-                    Ok(n) => return Poll::Ready(Ok(n)),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Poll::Ready(Err(e)),
-                }
-            },
-            Stream::ServerTls(_) | Stream::ClientTls(_) => {
-                let start = buf.len();
-                let chunk = want.clamp(1, TLS_READ_CHUNK);
-                buf.resize(start + chunk, 0);
-                let mut rb = ReadBuf::new(buf.get_mut(start..).unwrap_or(&mut []));
-                let res = Pin::new(&mut *self).poll_read(cx, &mut rb);
-                let filled = rb.filled().len();
-                buf.truncate(start + filled);
-                match res {
-                    Poll::Ready(Ok(())) => Poll::Ready(Ok(filled)),
-                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
+        let start = buf.len();
+        buf.resize(start + want.max(1), 0);
+        let mut rb = ReadBuf::new(buf.get_mut(start..).unwrap_or(&mut []));
+        let res = Pin::new(&mut *self).poll_read(cx, &mut rb);
+        let filled = rb.filled().len();
+        buf.truncate(start + filled);
+        match res {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(filled)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -26,8 +26,21 @@ use crate::stream::Stream;
 /// Stop reading from one side while this much is queued for the other: 1 MiB keeps big results
 /// streaming at full speed without letting one session buffer without bound.
 const HIGH_WATER: usize = 1 << 20;
-/// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bounds of the adaptive read size: small for OLTP round trips (the tail is zero-filled before
+/// each read), growing while reads fill it, up to 64 KiB for bulk results.
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
+
+/// Next read size: double after a full read, halve after a short one.
+fn next_read_size(current: usize, got: usize) -> usize {
+    if got >= current {
+        (current * 2).min(READ_MAX)
+    } else if got < current / 4 {
+        (current / 2).max(READ_MIN)
+    } else {
+        current
+    }
+}
 
 /// What woke the loop.
 enum Event {
@@ -61,6 +74,9 @@ struct Relay {
     /// The session's `client_encoding` as the server last reported it (masks work on characters).
     client_encoding: Option<String>,
     tracker: Tracker,
+    /// Current read sizes per side (see `next_read_size`).
+    client_read: usize,
+    upstream_read: usize,
 }
 
 /// Runs an opened session: upstream connect, authentication relay, then the relay loop.
@@ -138,6 +154,8 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         max_frame: ctx.max_frame_bytes,
         client_encoding: authed.client_encoding,
         tracker: Tracker::new(),
+        client_read: READ_MIN,
+        upstream_read: READ_MIN,
     };
     let end = relay.run(ctx).await;
     match &end {
@@ -225,23 +243,23 @@ impl Relay {
             return Poll::Ready(Event::ClientError(e));
         }
         if self.to_upstream.len() < HIGH_WATER {
-            match self
-                .client
-                .poll_read_buf(cx, &mut self.client_in, READ_CHUNK)
-            {
+            match self.client.poll_read_buf(cx, &mut self.client_in, self.client_read) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Event::ClientClosed),
-                Poll::Ready(Ok(_)) => return Poll::Ready(Event::ClientData),
+                Poll::Ready(Ok(n)) => {
+                    self.client_read = next_read_size(self.client_read, n);
+                    return Poll::Ready(Event::ClientData);
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Event::ClientError(e)),
                 Poll::Pending => {}
             }
         }
         if self.to_client.len() < HIGH_WATER {
-            match self
-                .upstream
-                .poll_read_buf(cx, &mut self.upstream_in, READ_CHUNK)
-            {
+            match self.upstream.poll_read_buf(cx, &mut self.upstream_in, self.upstream_read) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Event::UpstreamClosed),
-                Poll::Ready(Ok(_)) => return Poll::Ready(Event::UpstreamData),
+                Poll::Ready(Ok(n)) => {
+                    self.upstream_read = next_read_size(self.upstream_read, n);
+                    return Poll::Ready(Event::UpstreamData);
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Event::UpstreamError(e)),
                 Poll::Pending => {}
             }
