@@ -224,8 +224,7 @@ fn prune_record_anchors_the_remaining_chain() {
     let (first_name, first_bytes) = b.segs[0].clone();
     let last_line = first_bytes
         .split(|&c| c == b'\n')
-        .filter(|l| !l.is_empty())
-        .next_back()
+        .rfind(|l| !l.is_empty())
         .unwrap();
     let p = record::parse_line(last_line).unwrap();
     b.open();
