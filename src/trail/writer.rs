@@ -260,6 +260,20 @@ impl TrailHandle {
         self.shared.writable.load(Ordering::Acquire)
     }
 
+    /// Waits until the trail can be written (returns at once when it can).
+    ///
+    /// # Cancellation safety
+    /// Cancellation safe: it only watches the writer's state.
+    pub async fn wait_writable(&self) -> Result<(), TrailUnavailable> {
+        let mut rx = self.durable.clone();
+        loop {
+            if !rx.borrow_and_update().failing {
+                return Ok(());
+            }
+            rx.changed().await.map_err(|_| TrailUnavailable::STOPPED)?;
+        }
+    }
+
     /// The newest durable checkpoint record exactly as written (without its `\n`).
     pub fn latest_checkpoint(&self) -> Option<String> {
         self.shared.latest_checkpoint.lock().clone()
