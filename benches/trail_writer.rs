@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use trailmask::metrics::trail::TrailMetrics;
 use trailmask::trail::record::{Body, Decision, HashKey, Statement};
 use trailmask::trail::writer::{
-    self, ChainId, Durability, HashKeySource, OnFailure, Parameters, SigningKeySource,
-    TrailOptions,
+    self, ChainId, Durability, HashKeySource, OnFailure, Parameters, SigningKeySource, TrailOptions,
 };
 
 /// Concurrent appenders: about what a busy proxy has sessions issuing statements.
@@ -23,7 +22,10 @@ fn statement(i: u64) -> Body {
         params: vec![Some(format!("{i:064x}"))],
         fingerprint: "5f2a9c0e1b7d4e33".to_owned(),
         tables: vec!["public.guests".to_owned()],
-        columns_read: vec!["public.guests.name".to_owned(), "public.guests.phone".to_owned()],
+        columns_read: vec![
+            "public.guests.name".to_owned(),
+            "public.guests.phone".to_owned(),
+        ],
         columns_written: vec![],
         masked: vec!["public.guests.phone".to_owned()],
         decision: Decision::Allow,

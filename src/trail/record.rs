@@ -474,32 +474,67 @@ pub struct Encoded {
     pub hash: Digest,
 }
 
+/// A body rendered ahead of chaining: its kind and its members as compact JSON without braces.
+/// Sessions render their own records, so the single writer thread only adds the envelope and
+/// the hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    kind: &'static str,
+    members: String,
+}
+
+impl Prepared {
+    pub fn new(body: &Body) -> Result<Prepared, RecordError> {
+        let members = body
+            .members_json()
+            .map_err(|e| RecordError::Encode(e.to_string()))?;
+        Ok(Prepared {
+            kind: body.kind(),
+            members,
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+}
+
 /// Writes the canonical line of record `seq`: `{"seq":…,"ts":…,"kind":…,<members>,"prev":…,"hash":…}`.
 pub fn encode(seq: u64, ts: &str, body: &Body, prev: &Digest) -> Result<Encoded, RecordError> {
-    let members = body
-        .members_json()
-        .map_err(|e| RecordError::Encode(e.to_string()))?;
+    encode_prepared(seq, ts, &Prepared::new(body)?, prev)
+}
+
+/// [`encode`] for a body already rendered.
+pub fn encode_prepared(
+    seq: u64,
+    ts: &str,
+    rec: &Prepared,
+    prev: &Digest,
+) -> Result<Encoded, RecordError> {
     let ts_json = serde_json::to_string(ts).map_err(|e| RecordError::Encode(e.to_string()))?;
-    let mut line = String::with_capacity(members.len() + 220);
+    let mut line = String::with_capacity(rec.members.len() + 220);
     line.push_str("{\"seq\":");
     line.push_str(&seq.to_string());
     line.push_str(",\"ts\":");
     line.push_str(&ts_json);
     line.push_str(",\"kind\":\"");
-    line.push_str(body.kind());
+    line.push_str(rec.kind);
     line.push('"');
-    if !members.is_empty() {
+    if !rec.members.is_empty() {
         line.push(',');
-        line.push_str(&members);
+        line.push_str(&rec.members);
     }
     line.push_str(",\"prev\":\"");
-    line.push_str(&prev.to_hex());
+    line.push_str(blake3::Hash::from_bytes(prev.0).to_hex().as_str());
     line.push('"');
-    let hash = Digest::of(line.as_bytes());
+    let hash = blake3::hash(line.as_bytes());
     line.push_str(",\"hash\":\"");
-    line.push_str(&hash.to_hex());
+    line.push_str(hash.to_hex().as_str());
     line.push_str("\"}");
-    Ok(Encoded { line, hash })
+    Ok(Encoded {
+        line,
+        hash: Digest(*hash.as_bytes()),
+    })
 }
 
 // === Parsing ===

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::archive;
 use super::checkpoint::{self, Signer25519};
-use super::record::{self, Body, Digest, HashKey, PrunedSegment, Recovery, SegmentStart};
+use super::record::{self, Body, Digest, HashKey, Prepared, PrunedSegment, Recovery, SegmentStart};
 use super::segment;
 use crate::error::{Error, Kind, Source};
 use crate::metrics::trail::TrailMetrics;
@@ -181,7 +181,7 @@ struct DurableState {
 
 enum Request {
     Append {
-        body: Body,
+        rec: Prepared,
         reply: oneshot::Sender<Result<u64, TrailUnavailable>>,
     },
 }
@@ -241,13 +241,15 @@ impl TrailHandle {
         if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
             return Err(TrailUnavailable::FAILING);
         }
+        // Rendered here, on the caller's task, so the writer thread only chains and hashes.
+        let rec = Prepared::new(&body).map_err(|_| TrailUnavailable::ENCODE)?;
         let permit = self
             .tx
             .reserve()
             .await
             .map_err(|_| TrailUnavailable::STOPPED)?;
         let (reply, answer) = oneshot::channel();
-        permit.send(Request::Append { body, reply });
+        permit.send(Request::Append { rec, reply });
         let seq = answer.await.map_err(|_| TrailUnavailable::STOPPED)??;
         Ok(Receipt {
             seq,
@@ -429,6 +431,8 @@ struct Current {
 
 struct Writer {
     opts: TrailOptions,
+    /// `records_total{kind}` children looked up once, not per record.
+    kind_counters: Vec<(&'static str, prometheus::IntCounter)>,
     signer: Signer25519,
     metrics: TrailMetrics,
     shared: Arc<Shared>,
@@ -479,7 +483,12 @@ impl Writer {
         let recovered = recover(&chain_dir, &found, &signer, opts.chain.as_str())?;
         let file = segment::create(&chain_dir, &segment::file_name(recovered.next_seq))
             .map_err(|e| trail_err(ctx("cannot create a segment in"), e))?;
+        let kind_counters = record::KINDS
+            .iter()
+            .map(|k| (*k, metrics.records.with_label_values(&[*k])))
+            .collect();
         let mut w = Writer {
+            kind_counters,
             cur: Current {
                 name: segment::file_name(recovered.next_seq),
                 file,
@@ -603,13 +612,13 @@ impl Writer {
     }
 
     fn accept(&mut self, req: Request) {
-        let Request::Append { body, reply } = req;
+        let Request::Append { rec, reply } = req;
         if self.retry_at.is_some() {
             let _ = reply.send(Err(TrailUnavailable::FAILING));
             return;
         }
-        let counts = !matches!(body, Body::Checkpoint(_));
-        let answer = self.push(body);
+        let counts = rec.kind() != "checkpoint";
+        let answer = self.push_prepared(&rec);
         if answer.is_ok() && counts {
             self.since_checkpoint = self.since_checkpoint.saturating_add(1);
             if self.since_checkpoint >= self.opts.checkpoint_every_records {
@@ -695,8 +704,14 @@ impl Writer {
 
     // --- records ---
 
-    /// Chains one record into `pending`.
+    /// Chains one record the writer made itself into `pending`.
     fn push(&mut self, body: Body) -> Result<u64, TrailUnavailable> {
+        let rec = Prepared::new(&body).map_err(|_| TrailUnavailable::ENCODE)?;
+        self.push_prepared(&rec)
+    }
+
+    /// Chains one rendered record into `pending`.
+    fn push_prepared(&mut self, rec: &Prepared) -> Result<u64, TrailUnavailable> {
         let now = record::format_ts(OffsetDateTime::now_utc());
         // ts never goes backwards within a chain, even if the wall clock does.
         let ts = if now < self.last_ts {
@@ -705,14 +720,16 @@ impl Writer {
             now
         };
         let seq = self.next_seq;
-        let enc =
-            record::encode(seq, &ts, &body, &self.prev).map_err(|_| TrailUnavailable::ENCODE)?;
+        let enc = record::encode_prepared(seq, &ts, rec, &self.prev)
+            .map_err(|_| TrailUnavailable::ENCODE)?;
         self.pending.extend_from_slice(enc.line.as_bytes());
         self.pending.push(b'\n');
-        if let Body::Checkpoint(_) = body {
+        if let Some(c) = self.kind_counters.iter().find(|(k, _)| *k == rec.kind()) {
+            c.1.inc();
+        }
+        if rec.kind() == "checkpoint" {
             self.cp_pending = Some((seq, enc.line));
         }
-        self.metrics.records.with_label_values(&[body.kind()]).inc();
         self.prev = enc.hash;
         self.last_ts = ts;
         self.next_seq = seq.saturating_add(1);
