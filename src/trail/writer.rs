@@ -1062,15 +1062,27 @@ fn recover(
         if !need {
             return Ok(rec);
         }
-        if newest.compressed {
-            // A sealed segment cannot take more lines: the recovery checkpoint goes after the
-            // new segment's segment_start.
-            rec.recovery_here = Some(dropped);
-            return Ok(rec);
-        }
-        let mut file = segment::open_append(&newest.path)
-            .map_err(|e| trail_err(format!("cannot open {}", newest.path.display()), e))?;
         let whole_len = u64::try_from(whole).unwrap_or(u64::MAX);
+        let mut file = None;
+        if !newest.compressed {
+            let f = segment::open_append(&newest.path)
+                .and_then(|f| f.set_len(whole_len).and_then(|()| f.sync_all()).map(|()| f))
+                .map_err(|e| trail_err(format!("cannot truncate {}", newest.path.display()), e))?;
+            file = Some(f);
+        }
+        tracing::warn!(segment = %newest.name, dropped_bytes = dropped, "recovering the trail after a crash");
+        let file = match file {
+            // The segment ends with a record that is not a checkpoint: seal it here.
+            Some(f) if p.kind != "checkpoint" => f,
+            // A compressed or already sealed segment takes no more lines (a record after a stop
+            // checkpoint would be a break): the recovery checkpoint follows the new segment's
+            // segment_start instead.
+            Some(_) | None => {
+                rec.recovery_here = Some(dropped);
+                return Ok(rec);
+            }
+        };
+        let mut file = file;
         let mut cp = signer.checkpoint(chain, p.seq, &p.stated.to_hex());
         cp.recovery = Some(Recovery {
             dropped_bytes: dropped,
@@ -1081,11 +1093,9 @@ fn recover(
             .map_err(|_| Error::internal("cannot encode the recovery checkpoint"))?;
         let mut line = enc.line.clone().into_bytes();
         line.push(b'\n');
-        file.set_len(whole_len)
-            .and_then(|()| file.write_all(&line))
+        file.write_all(&line)
             .and_then(|()| file.sync_all())
             .map_err(|e| trail_err(format!("cannot recover {}", newest.path.display()), e))?;
-        tracing::warn!(segment = %newest.name, dropped_bytes = dropped, "recovered the trail after a crash");
         rec.next_seq = rec.next_seq.saturating_add(1);
         rec.prev = enc.hash;
         rec.last_ts = ts;

@@ -207,3 +207,53 @@ fn handle_reports_and_hashes() {
         TrailUnavailable::STOPPED
     );
 }
+
+#[test]
+fn crash_while_opening_a_segment_after_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), Durability::Strict, 1 << 20);
+    opts.compress_sealed = false;
+    let trail = start(opts.clone(), TrailMetrics::unregistered()).unwrap();
+    write(&trail, 10, 1);
+    trail.shutdown().unwrap();
+    // The next start created its segment but only half of segment_start reached the disk.
+    let next = archive::segments(&dir.path().join("unit")).unwrap().len();
+    let stub = dir.path().join("unit").join(segment::file_name(100));
+    std::fs::write(&stub, b"{\"seq\":1").unwrap();
+    let trail = start(opts.clone(), TrailMetrics::unregistered()).unwrap();
+    assert!(trail
+        .handle()
+        .latest_checkpoint()
+        .unwrap()
+        .contains("\"recovery\":{\"dropped_bytes\":8}"));
+    write(&trail, 5, 1);
+    trail.shutdown().unwrap();
+    assert!(!stub.exists());
+    assert_eq!(
+        archive::segments(&dir.path().join("unit")).unwrap().len(),
+        next + 1
+    );
+    let r = check(dir.path());
+    assert_eq!(r.brk, None, "{:?}", r.brk);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+#[test]
+fn torn_tail_after_a_checkpoint_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), Durability::Strict, 1 << 20);
+    opts.compress_sealed = false;
+    let trail = start(opts.clone(), TrailMetrics::unregistered()).unwrap();
+    write(&trail, 10, 1);
+    trail.shutdown().unwrap();
+    let segs = archive::segments(&dir.path().join("unit")).unwrap();
+    let path = &segs.last().unwrap().path;
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":");
+    std::fs::write(path, &bytes).unwrap();
+    let trail = start(opts, TrailMetrics::unregistered()).unwrap();
+    trail.shutdown().unwrap();
+    let r = check(dir.path());
+    assert_eq!(r.brk, None, "{:?}", r.brk);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
