@@ -95,7 +95,7 @@ fn print_json(reports: &[ChainReport], broken: bool, no_keys: bool) -> Result<()
     let unchecked: u64 = reports.iter().map(|r| r.signatures_unchecked).sum();
     let doc = serde_json::json!({
         "status": if broken { "broken" } else { "ok" },
-        "signatures_checked": !no_keys,
+        "keys_given": !no_keys,
         "signatures_unchecked": unchecked,
         "chains": reports,
     });

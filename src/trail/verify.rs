@@ -240,6 +240,7 @@ impl<'o> ChainCheck<'o> {
                 )
             })?;
             let seq = Some(p.seq);
+            let first_line = idx == 0;
             if p.computed != p.stated {
                 return Err(at(
                     line_no,
@@ -253,12 +254,19 @@ impl<'o> ChainCheck<'o> {
                 (Some(last), Some(prev)) => {
                     let want = last.saturating_add(1);
                     if p.seq != want {
+                        let reason = if p.seq > want && first_line {
+                            "records are missing before this segment (a segment or its tail is gone)"
+                        } else if p.seq > want {
+                            "records are missing before this line"
+                        } else {
+                            "sequence number out of order"
+                        };
                         return Err(at(
                             line_no,
                             seq,
                             format!("seq {want}"),
                             format!("seq {}", p.seq),
-                            "sequence number out of order",
+                            reason,
                         ));
                     }
                     if p.prev != prev {
