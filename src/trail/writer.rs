@@ -809,7 +809,7 @@ impl Writer {
                     *self.shared.latest_checkpoint.lock() = Some(line);
                     self.metrics
                         .last_checkpoint_timestamp
-                        .set(OffsetDateTime::now_utc().unix_timestamp() as f64);
+                        .set(unix_now_secs());
                 }
             }
         }
@@ -946,6 +946,13 @@ impl Writer {
     }
 }
 
+/// Seconds since the Unix epoch, for the checkpoint-time gauge.
+fn unix_now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 enum Wake {
     Request(Box<Request>),
     Timer,
@@ -1071,7 +1078,7 @@ fn recover(
             file = Some(f);
         }
         tracing::warn!(segment = %newest.name, dropped_bytes = dropped, "recovering the trail after a crash");
-        let file = match file {
+        let mut file = match file {
             // The segment ends with a record that is not a checkpoint: seal it here.
             Some(f) if p.kind != "checkpoint" => f,
             // A compressed or already sealed segment takes no more lines (a record after a stop
@@ -1082,7 +1089,6 @@ fn recover(
                 return Ok(rec);
             }
         };
-        let mut file = file;
         let mut cp = signer.checkpoint(chain, p.seq, &p.stated.to_hex());
         cp.recovery = Some(Recovery {
             dropped_bytes: dropped,
