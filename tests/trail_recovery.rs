@@ -156,6 +156,12 @@ fn disk_full_fails_closed_and_serves_again_when_space_returns() {
         eprintln!("note: not root; disk-full test skipped");
         return;
     }
+    for on_failure in [OnFailure::Block, OnFailure::Allow] {
+        disk_full(on_failure);
+    }
+}
+
+fn disk_full(on_failure: OnFailure) {
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
@@ -172,7 +178,9 @@ fn disk_full_fails_closed_and_serves_again_when_space_returns() {
     let _mount = Mount(mnt.clone());
     let trail_dir = mnt.join("trail");
     let metrics = TrailMetrics::unregistered();
-    let trail = writer::start(options(&trail_dir, 4 << 20), metrics.clone()).unwrap();
+    let mut opts = options(&trail_dir, 4 << 20);
+    opts.on_failure = on_failure;
+    let trail = writer::start(opts, metrics.clone()).unwrap();
     append_n(&trail, 0, 20);
     // Fill the file system.
     let filler = mnt.join("filler");

@@ -427,6 +427,9 @@ struct Current {
     /// truncated back to this length.
     good_len: u64,
     opened: Instant,
+    /// Records chained into this segment, its segment_start included. A segment holding only
+    /// its segment_start is not rotated for age: idle time makes no empty segments.
+    records: u64,
 }
 
 struct Writer {
@@ -494,6 +497,7 @@ impl Writer {
                 file,
                 good_len: 0,
                 opened: Instant::now(),
+                records: 0,
             },
             chain_dir,
             signer,
@@ -608,7 +612,10 @@ impl Writer {
         if self.since_checkpoint > 0 {
             d = d.min(self.last_checkpoint + self.opts.checkpoint_every);
         }
-        d.min(self.cur.opened + self.opts.segment_max_age)
+        if self.cur.records > 1 {
+            d = d.min(self.cur.opened + self.opts.segment_max_age);
+        }
+        d
     }
 
     fn accept(&mut self, req: Request) {
@@ -671,8 +678,8 @@ impl Writer {
             .cur
             .good_len
             .saturating_add(u64::try_from(self.pending.len()).unwrap_or(u64::MAX));
-        if size >= self.opts.segment_max_bytes || now >= self.cur.opened + self.opts.segment_max_age
-        {
+        let aged = self.cur.records > 1 && now >= self.cur.opened + self.opts.segment_max_age;
+        if size >= self.opts.segment_max_bytes || aged {
             self.rotate_due = true;
         }
         if self.rotate_due {
@@ -734,6 +741,7 @@ impl Writer {
         self.last_ts = ts;
         self.next_seq = seq.saturating_add(1);
         self.pending_seq = seq;
+        self.cur.records = self.cur.records.saturating_add(1);
         Ok(seq)
     }
 
@@ -807,9 +815,7 @@ impl Writer {
             if let Some((seq, line)) = self.cp_pending.take() {
                 if seq <= self.pending_seq {
                     *self.shared.latest_checkpoint.lock() = Some(line);
-                    self.metrics
-                        .last_checkpoint_timestamp
-                        .set(unix_now_secs());
+                    self.metrics.last_checkpoint_timestamp.set(unix_now_secs());
                 }
             }
         }
@@ -872,6 +878,7 @@ impl Writer {
             file,
             good_len: 0,
             opened: Instant::now(),
+            records: 0,
         };
         self.sealed = false;
         self.rotate_due = false;

@@ -257,3 +257,54 @@ fn torn_tail_after_a_checkpoint_is_truncated() {
     assert_eq!(r.brk, None, "{:?}", r.brk);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }
+
+#[test]
+fn timed_checkpoints_and_age_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), Durability::Strict, 1 << 20);
+    opts.checkpoint_every_records = 1_000_000;
+    opts.checkpoint_every = Duration::ZERO;
+    opts.segment_max_age = Duration::ZERO;
+    let trail = start(opts, TrailMetrics::unregistered()).unwrap();
+    let h = trail.handle();
+    write(&trail, 3, 1);
+    let rt = rt();
+    rt.block_on(async {
+        // The checkpoint after the last record becomes durable after its receipt.
+        let r = h.append(anomaly(9)).await.unwrap();
+        r.durable().await.unwrap();
+    });
+    trail.shutdown().unwrap();
+    let r = check(dir.path());
+    assert_eq!(r.brk, None, "{:?}", r.brk);
+    // Every record went to its own segment (age zero), yet no empty segment was made.
+    assert!(r.segments >= 4, "{}", r.segments);
+    assert!(r.segments <= 6, "{}", r.segments);
+    assert!(r.signatures_checked >= 4);
+}
+
+#[test]
+fn metrics_follow_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let metrics = TrailMetrics::register(&registry);
+    let trail = start(
+        options(dir.path(), Durability::Strict, 1 << 20),
+        metrics.clone(),
+    )
+    .unwrap();
+    write(&trail, 60, 3);
+    trail.shutdown().unwrap();
+    assert_eq!(metrics.records.with_label_values(&["anomaly"]).get(), 60);
+    // 60 records, a checkpoint every 50, and the stop checkpoint.
+    assert_eq!(metrics.records.with_label_values(&["checkpoint"]).get(), 2);
+    assert_eq!(
+        metrics.records.with_label_values(&["segment_start"]).get(),
+        1
+    );
+    assert_eq!(metrics.head_seq.get(), 63);
+    assert!(metrics.fsync_seconds.get_sample_count() >= 1);
+    assert!(metrics.bytes.get() > 60 * 100);
+    assert!(metrics.last_checkpoint_timestamp.get() > 1.7e9);
+    assert_eq!(metrics.write_failures.get(), 0);
+}
