@@ -1,0 +1,107 @@
+//! Trail writer throughput: records/s and MB/s through `TrailHandle::append` from many
+//! concurrent tasks, in `batched` (fsync every group_commit_ms, appenders do not wait) and
+//! `strict` (every appender waits for the shared fsync) modes. Plain `harness = false` bench:
+//! `cargo bench --bench trail_writer` (add `--profile dev` for a quick debug-build figure).
+
+use std::time::{Duration, Instant};
+
+use trailmask::metrics::trail::TrailMetrics;
+use trailmask::trail::record::{Body, Decision, HashKey, Statement};
+use trailmask::trail::writer::{
+    self, ChainId, Durability, HashKeySource, OnFailure, Parameters, SigningKeySource, TrailOptions,
+};
+
+
+fn statement(i: u64) -> Body {
+    Body::Statement(Statement {
+        session: i % 512,
+        op: "SELECT".to_owned(),
+        sql: "SELECT name, phone FROM public.guests WHERE id = $1".to_owned(),
+        params: vec![Some(format!("{i:064x}"))],
+        fingerprint: "5f2a9c0e1b7d4e33".to_owned(),
+        tables: vec!["public.guests".to_owned()],
+        columns_read: vec![
+            "public.guests.name".to_owned(),
+            "public.guests.phone".to_owned(),
+        ],
+        columns_written: vec![],
+        masked: vec!["public.guests.phone".to_owned()],
+        decision: Decision::Allow,
+    })
+}
+
+/// `tasks` concurrent appenders stand for sessions issuing statements.
+fn run(durability: Durability, tasks: u64, total: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = TrailOptions {
+        dir: dir.path().to_owned(),
+        chain: ChainId::try_new("bench").expect("chain id"),
+        durability,
+        group_commit: Duration::from_millis(2),
+        segment_max_bytes: 64 << 20,
+        segment_max_age: Duration::from_secs(86_400),
+        retention: Duration::from_secs(1826 * 86_400),
+        signing_key: SigningKeySource::Seed([1; 32]),
+        checkpoint_every_records: 1000,
+        checkpoint_every: Duration::from_secs(10),
+        on_failure: OnFailure::Block,
+        parameters: Parameters::Hashed,
+        hash_key: HashKeySource::Key(HashKey::new([2; 32])),
+        compress_sealed: true,
+        queue_capacity: writer::DEFAULT_QUEUE_CAPACITY,
+    };
+    let metrics = TrailMetrics::unregistered();
+    let trail = writer::start(opts, metrics.clone()).expect("start");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let handle = trail.handle();
+    let started = Instant::now();
+    rt.block_on(async move {
+        let mut joins = Vec::new();
+        for t in 0..tasks {
+            let h = handle.clone();
+            joins.push(tokio::spawn(async move {
+                let mut last = None;
+                for i in 0..total / tasks {
+                    let r = h.append(statement(t * total + i)).await.expect("append");
+                    if durability == Durability::Strict {
+                        r.durable().await.expect("durable");
+                    } else {
+                        last = Some(r);
+                    }
+                }
+                if let Some(r) = last {
+                    r.durable().await.expect("durable");
+                }
+            }));
+        }
+        for j in joins {
+            j.await.expect("task");
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    trail.shutdown().expect("shutdown");
+    let bytes = metrics.bytes.get() as f64;
+    let fsyncs = metrics.fsync_seconds.get_sample_count();
+    let n = (total / tasks * tasks) as f64;
+    println!(
+        "{durability:?}, {tasks} appenders: {n} records in {elapsed:.2} s: {:.0} records/s, {:.1} MB/s, {fsyncs} fsyncs ({:.0} records/fsync)",
+        n / elapsed,
+        bytes / elapsed / 1e6,
+        n / fsyncs.max(1) as f64,
+    );
+}
+
+fn main() {
+    let total: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200_000);
+    run(Durability::Batched, 64, total);
+    run(Durability::Strict, 64, total);
+    // Strict throughput grows with concurrency: one fsync serves every waiting appender.
+    run(Durability::Strict, 512, total);
+}
