@@ -10,10 +10,12 @@ pub mod normalize;
 
 pub use normalize::{normalize, split_statements, Fingerprint, Literal, Normalized};
 pub mod analyze;
+pub mod cache;
 pub mod lineage;
 
 pub use analyze::{
     analyze, analyze_one, Analysis, ColumnName, ColumnUse, FunctionName, RowRef, Scope, ScopeId,
     Source, SourceKind, StarUse, TableName, TableWrite, UseContext, WholeRowUse,
 };
+pub use cache::{AnalysisCache, CachedStatement};
 pub use lineage::{Lineage, Output};
