@@ -674,17 +674,7 @@ impl<'a> Resolver<'a> {
                     },
                     other => other,
                 };
-                let alias = self
-                    .a
-                    .scopes
-                    .get(scope.0)
-                    .and_then(|s| s.sources.get(idx))
-                    .and_then(|s| s.alias.clone());
-                let names: Vec<String> = if columns.is_empty() {
-                    alias.into_iter().collect()
-                } else {
-                    columns
-                };
+                let names = columns;
                 names
                     .into_iter()
                     .map(|name| SourceCol {

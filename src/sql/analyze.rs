@@ -1489,8 +1489,20 @@ impl Walker {
                 index_hints,
                 with_ordinality: _,
             } => {
-                if args.is_some()
-                    || !with_hints.is_empty()
+                if let Some(fargs) = args {
+                    // `FROM schema.fn(args) [AS alias(cols)]`: a set-returning function.
+                    if fargs.settings.is_some() {
+                        self.unknown("table function settings");
+                    }
+                    let f = self.record_function(name).map(|f| f.name);
+                    let mut deps = Deps::default();
+                    for arg in &fargs.args {
+                        deps.extend(self.function_arg(arg, scope, UseContext::Expression));
+                    }
+                    self.function_source(scope, alias.as_ref(), f, deps);
+                    return;
+                }
+                if !with_hints.is_empty()
                     || version.is_some()
                     || !partitions.is_empty()
                     || json_path.is_some()
@@ -1560,15 +1572,15 @@ impl Walker {
                 name, args, alias, ..
             } => {
                 let mut deps = Deps::default();
-                self.record_function(name);
+                let f = self.record_function(name).map(|f| f.name);
                 for arg in args {
                     deps.extend(self.function_arg(arg, scope, UseContext::Expression));
                 }
-                self.function_source(scope, alias.as_ref(), deps);
+                self.function_source(scope, alias.as_ref(), f, deps);
             }
             TableFactor::TableFunction { expr, alias } => {
                 let deps = self.expr(expr, scope, UseContext::Expression);
-                self.function_source(scope, alias.as_ref(), deps);
+                self.function_source(scope, alias.as_ref(), None, deps);
             }
             TableFactor::UNNEST {
                 alias, array_exprs, ..
@@ -1577,7 +1589,7 @@ impl Walker {
                 for e in array_exprs {
                     deps.extend(self.expr(e, scope, UseContext::Expression));
                 }
-                self.function_source(scope, alias.as_ref(), deps);
+                self.function_source(scope, alias.as_ref(), Some("unnest".to_owned()), deps);
             }
             TableFactor::NestedJoin {
                 table_with_joins,
@@ -1603,19 +1615,26 @@ impl Walker {
         }
     }
 
+    /// A set-returning function in FROM. PostgreSQL names it (and, for a scalar result, its one
+    /// column) after the alias, else after the function.
     fn function_source(
         &mut self,
         scope: ScopeId,
         alias: Option<&sqlparser::ast::TableAlias>,
+        default_name: Option<String>,
         deps: Deps,
     ) {
-        let columns = alias
+        let name = alias.map(|a| ident_name(&a.name)).or(default_name);
+        let mut columns: Vec<String> = alias
             .map(|a| a.columns.iter().map(|c| ident_name(&c.name)).collect())
             .unwrap_or_default();
+        if columns.is_empty() {
+            columns.extend(name.clone());
+        }
         self.add_source(
             scope,
             Source {
-                alias: alias.map(|a| ident_name(&a.name)),
+                alias: name,
                 kind: SourceKind::Function {
                     columns,
                     lineage: deps.into_lineage(),
