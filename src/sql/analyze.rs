@@ -287,6 +287,21 @@ pub fn analyze_one(text: &str) -> Analysis {
         // sqlparser reads `COPY … FROM STDIN` only followed by its inline data; give it none.
         if let Ok(stmts) = parse(&format!("{text};\n\\.\n")) {
             parsed = Ok(stmts);
+        } else if let Some(prefix) = copy_without_options(text) {
+            // Options sqlparser does not know (`WITH (FREEZE ON)`) change nothing about what
+            // is read or written: analyse the statement up to its STDIN / STDOUT.
+            if let Ok(stmts) = parse(&format!("{prefix};\n\\.\n")) {
+                parsed = Ok(stmts);
+            }
+        }
+    }
+    if parsed.is_err() {
+        if let Some(op) = UTILITY_WORDS
+            .iter()
+            .find_map(|(w, op)| first_word_is(text, w).then_some(*op))
+        {
+            // Utility statements that return no rows and move no data; sqlparser lacks them.
+            return Analysis::empty(op);
         }
     }
     match parsed {
@@ -305,6 +320,29 @@ pub fn analyze_one(text: &str) -> Analysis {
             a
         }
     }
+}
+
+/// Utility statements recognised by their first word when sqlparser cannot read them. None of
+/// them returns rows or moves table data to the client or elsewhere.
+const UTILITY_WORDS: &[(&str, &str)] = &[
+    ("vacuum", "VACUUM"),
+    ("checkpoint", "CHECKPOINT"),
+    ("reset", "RESET"),
+    ("lock", "LOCK"),
+    ("move", "MOVE"),
+    ("reindex", "REINDEX"),
+    ("cluster", "CLUSTER"),
+];
+
+/// `COPY … STDIN` / `COPY … STDOUT` with whatever options follow cut off; None if neither word
+/// occurs.
+fn copy_without_options(text: &str) -> Option<&str> {
+    let lower = text.to_ascii_lowercase();
+    let end = ["stdin", "stdout"]
+        .iter()
+        .filter_map(|w| lower.rfind(w).map(|i| i + w.len()))
+        .max()?;
+    text.get(..end)
 }
 
 /// First words of statements that change schema, roles or privileges.
@@ -429,12 +467,24 @@ impl Sink {
     }
 }
 
-#[derive(Default)]
 struct Walker {
     a: Analysis,
     /// Visible CTEs, innermost last: name -> outputs.
     ctes: Vec<(String, Vec<Output>)>,
     depth: usize,
+    /// Where RETURNING rows go: the client, except for a data-modifying CTE.
+    returning_sink: Sink,
+}
+
+impl Default for Walker {
+    fn default() -> Self {
+        Walker {
+            a: Analysis::default(),
+            ctes: Vec::new(),
+            depth: 0,
+            returning_sink: Sink::Client,
+        }
+    }
 }
 
 impl Default for Analysis {
@@ -518,6 +568,24 @@ impl Walker {
         self.a.op = op_of(stmt);
         self.a.is_ddl = is_ddl(stmt);
         match stmt {
+            Statement::Query(q)
+                if matches!(
+                    q.body.as_ref(),
+                    SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_)
+                ) =>
+            {
+                // `WITH … INSERT/UPDATE/DELETE …`: the CTEs feed a write.
+                let before = self.ctes.len();
+                if let Some(with) = &q.with {
+                    self.with_clause(with, None, Sink::Written);
+                }
+                if let SetExpr::Insert(st) | SetExpr::Update(st) | SetExpr::Delete(st) =
+                    q.body.as_ref()
+                {
+                    self.statement(st);
+                }
+                self.ctes.truncate(before);
+            }
             Statement::Query(q) => {
                 let outputs = self.query(q, None, Sink::Client);
                 if self.a.writes.is_empty() {
@@ -785,7 +853,7 @@ impl Walker {
 
     fn returning(&mut self, items: &[SelectItem], scope: ScopeId) {
         self.a.returns_rows = true;
-        self.a.outputs = self.projection(items, scope, Sink::Client);
+        self.a.outputs = self.projection(items, scope, self.returning_sink);
     }
 
     fn update(
@@ -899,47 +967,42 @@ impl Walker {
 
     // --- queries ---
 
+    /// Registers a WITH clause's CTEs (visible until the caller truncates `self.ctes`).
+    fn with_clause(&mut self, with: &sqlparser::ast::With, parent: Option<ScopeId>, sink: Sink) {
+        for cte in &with.cte_tables {
+            let name = ident_name(&cte.alias.name);
+            let renames: Vec<String> = cte
+                .alias
+                .columns
+                .iter()
+                .map(|c| ident_name(&c.name))
+                .collect();
+            if with.recursive {
+                // The recursive term sees the CTE itself: give it the anchor's lineage first.
+                let anchor = match cte.query.body.as_ref() {
+                    SetExpr::SetOperation { left, .. } => {
+                        // Walked here once for its lineage and again with the whole
+                        // body: its uses are recorded twice, which changes no decision.
+                        let (o, _) = self.set_expr(left, parent, sink.set_branch());
+                        o
+                    }
+                    _ => Vec::new(),
+                };
+                let mut anchor = anchor;
+                lineage::rename(&mut anchor, &renames);
+                self.ctes.push((name.clone(), anchor));
+            }
+            let mut outputs = self.query(&cte.query, parent, sink);
+            lineage::rename(&mut outputs, &renames);
+            self.ctes.push((name, outputs));
+        }
+    }
+
     /// Walks a query; returns its output columns.
     fn query(&mut self, q: &Query, parent: Option<ScopeId>, sink: Sink) -> Vec<Output> {
         let ctes_before = self.ctes.len();
         if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                let name = ident_name(&cte.alias.name);
-                let renames: Vec<String> = cte
-                    .alias
-                    .columns
-                    .iter()
-                    .map(|c| ident_name(&c.name))
-                    .collect();
-                if with.recursive {
-                    // The recursive term sees the CTE itself: give it the anchor's lineage first.
-                    let anchor = match cte.query.body.as_ref() {
-                        SetExpr::SetOperation { left, .. } => {
-                            let mut probe = Walker {
-                                a: Analysis::empty(OP_UNPARSED),
-                                ctes: self.ctes.clone(),
-                                depth: self.depth,
-                            };
-                            probe.a.scopes = self.a.scopes.clone();
-                            let (o, _) = probe.set_expr(left, parent, sink);
-                            // Scope ids in `o` point into `probe`; only names are kept here.
-                            o.into_iter()
-                                .map(|x| Output {
-                                    name: x.name,
-                                    lineage: Lineage::Unknown,
-                                })
-                                .collect::<Vec<_>>()
-                        }
-                        _ => Vec::new(),
-                    };
-                    let mut anchor = anchor;
-                    lineage::rename(&mut anchor, &renames);
-                    self.ctes.push((name.clone(), anchor));
-                }
-                let mut outputs = self.query(&cte.query, parent, sink);
-                lineage::rename(&mut outputs, &renames);
-                self.ctes.push((name, outputs));
-            }
+            self.with_clause(with, parent, sink);
         }
         let (outputs, body_scope) = self.set_expr(&q.body, parent, sink);
         if let Some(ob) = &q.order_by {
@@ -1143,16 +1206,13 @@ impl Walker {
                 let saved_returns = self.a.returns_rows;
                 let saved_op = self.a.op;
                 let saved_ddl = self.a.is_ddl;
+                let saved_sink = std::mem::replace(&mut self.returning_sink, sink);
                 self.statement(st);
+                self.returning_sink = saved_sink;
                 let outputs = std::mem::replace(&mut self.a.outputs, saved_outputs);
                 self.a.returns_rows = saved_returns;
                 self.a.op = saved_op;
                 self.a.is_ddl = saved_ddl;
-                if sink != Sink::Client {
-                    for o in &outputs {
-                        self.use_lineage(&o.lineage, sink.bare());
-                    }
-                }
                 (outputs, None)
             }
             SetExpr::Table(t) => {

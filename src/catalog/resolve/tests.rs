@@ -209,6 +209,15 @@ fn ctes_and_subqueries_map_to_sources() {
 }
 
 #[test]
+fn recursive_cte_resolves() {
+    let r = res(
+        "WITH RECURSIVE t(n, p) AS (SELECT 1, name FROM guests UNION ALL SELECT n + 1, p FROM t WHERE n < 3) SELECT n, p FROM t",
+    );
+    assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
+    assert_eq!(out_names(&r), vec!["const", "derived(name)"]);
+}
+
+#[test]
 fn correlated_subquery() {
     let r =
         res("SELECT g.id, (SELECT count(*) FROM payments p WHERE p.guest_id = g.id) FROM guests g");

@@ -232,7 +232,9 @@ fn laundering_through_ctes_and_subqueries() {
     let a = one(
         "WITH RECURSIVE t(n, p) AS (SELECT 1, phone FROM guests UNION ALL SELECT n + 1, p FROM t WHERE n < 3) SELECT p FROM t",
     );
-    assert_eq!(ctx_of(&a, "phone"), vec![Expression]);
+    let mut c = ctx_of(&a, "phone");
+    c.dedup();
+    assert_eq!(c, vec![Expression]);
 }
 
 #[test]
