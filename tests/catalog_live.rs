@@ -313,6 +313,37 @@ async fn live_catalog() {
         assert!(r.unresolved.is_empty(), "{q}: {:?}", r.unresolved);
     }
 
+    // Functions resolve to their schema; unknown ones do not resolve at all.
+    admin
+        .batch_execute(
+            "CREATE FUNCTION public.room_rate(int) RETURNS int LANGUAGE sql AS 'SELECT $1 * 2'",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let snap = catalog::load(&opts(), &format!("127.0.0.1:{}", cluster.port), "postgres")
+        .await
+        .unwrap_or_else(|e| panic!("reload: {e}"));
+    let path = ["public".to_owned()];
+    let a = analyze_one(
+        "SELECT upper(name), coalesce(email, ''), room_rate(1), pg_catalog.set_config('a', 'b', false), nosuch(1), public.upper(name) FROM guests",
+    );
+    let schemas: Vec<Option<String>> = a
+        .functions
+        .iter()
+        .map(|f| snap.function_schema(f, &path))
+        .collect();
+    assert_eq!(
+        schemas,
+        [
+            Some("pg_catalog".to_owned()),
+            Some("pg_catalog".to_owned()),
+            Some("public".to_owned()),
+            Some("pg_catalog".to_owned()),
+            None,
+            None
+        ]
+    );
+
     // A refresh after DDL sees the new column.
     admin
         .batch_execute("ALTER TABLE guests ADD COLUMN note text")

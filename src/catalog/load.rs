@@ -32,6 +32,11 @@ const COLUMNS_SQL: &str = "SELECT a.attrelid, a.attnum, a.attname::text, a.attty
 
 const ROLES_SQL: &str = "SELECT oid, rolname::text FROM pg_roles";
 
+/// Every function's schema and name (functions, aggregates, window functions, procedures):
+/// what `policy.trusted_functions` and the pg_catalog rule are checked against.
+const FUNCTIONS_SQL: &str = "SELECT DISTINCT n.nspname::text, p.proname::text FROM pg_proc p \
+     JOIN pg_namespace n ON n.oid = p.pronamespace";
+
 const MEMBERS_SQL: &str = "SELECT m.rolname::text, r.rolname::text FROM pg_auth_members am \
      JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member";
 
@@ -106,6 +111,10 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
         .query(MEMBERS_SQL, &[])
         .await
         .map_err(|e| Error::query("pg_auth_members", database, e))?;
+    let fn_rows = client
+        .query(FUNCTIONS_SQL, &[])
+        .await
+        .map_err(|e| Error::query("pg_proc", database, e))?;
 
     let mut relations = std::collections::HashMap::new();
     for row in &rel_rows {
@@ -172,12 +181,19 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
             ))
         })
         .collect();
-    Ok(Snapshot::new(
-        database,
-        relations.into_values().collect(),
-        roles,
-        members,
-    ))
+    let functions: Vec<(String, String)> = fn_rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.try_get::<_, String>(0).ok()?,
+                r.try_get::<_, String>(1).ok()?,
+            ))
+        })
+        .collect();
+    Ok(
+        Snapshot::new(database, relations.into_values().collect(), roles, members)
+            .with_functions(functions),
+    )
 }
 
 #[cfg(test)]

@@ -6,6 +6,38 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use super::resolve::{self, ResolvedLineage};
+use crate::sql::FunctionName;
+
+/// Names sqlparser reports as function calls that PostgreSQL implements as SQL syntax, not as
+/// pg_proc entries; they are built-ins (pg_catalog) by definition.
+const SQL_SYNTAX_FUNCTIONS: &[&str] = &[
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtime",
+    "localtimestamp",
+    "current_user",
+    "current_role",
+    "session_user",
+    "user",
+    "current_catalog",
+    "current_schema",
+    "row",
+    "xmlelement",
+    "xmlforest",
+    "xmlconcat",
+    "xmlparse",
+    "xmlserialize",
+    "xmlroot",
+    "xmlpi",
+    "xmlexists",
+    "normalize",
+    "collation",
+];
 
 /// A relation's OID (`pg_class.oid`), as RowDescription's table OID names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,6 +151,8 @@ pub struct Snapshot {
     role_oids: HashMap<String, RoleOid>,
     /// View OID -> lineage of each of its columns (same order as `Relation::columns`).
     view_lineage: HashMap<TableOid, Vec<ResolvedLineage>>,
+    /// Schema -> names of the functions (pg_proc, any kind) defined in it.
+    functions: HashMap<String, BTreeSet<String>>,
 }
 
 /// Deepest chain of views over views that view lineage follows; beyond it, columns are Unknown.
@@ -171,6 +205,7 @@ impl Snapshot {
             member_of,
             role_oids: roles.into_iter().map(|(o, n)| (n, o)).collect(),
             view_lineage: HashMap::new(),
+            functions: HashMap::new(),
         };
         let views: Vec<TableOid> = snap
             .relations
@@ -184,6 +219,36 @@ impl Snapshot {
         }
         snap.view_lineage = lineage;
         snap
+    }
+
+    /// Adds the functions (schema, name) found in pg_proc.
+    pub fn with_functions(mut self, functions: impl IntoIterator<Item = (String, String)>) -> Self {
+        for (schema, name) in functions {
+            self.functions.entry(schema).or_default().insert(name);
+        }
+        self
+    }
+
+    /// The schema a function call resolves to, as PostgreSQL would look it up: a qualified
+    /// name where that schema has it; otherwise pg_catalog first (unless the path names it),
+    /// then `search_path`. SQL syntax that sqlparser reports as a call (`coalesce`,
+    /// `current_user` …) is pg_catalog. `None`: no such function (fail closed: not trusted).
+    pub fn function_schema(&self, f: &FunctionName, search_path: &[String]) -> Option<String> {
+        let has = |schema: &str| {
+            self.functions
+                .get(schema)
+                .is_some_and(|names| names.contains(&f.name))
+        };
+        if let Some(s) = &f.schema {
+            return has(s).then(|| s.clone());
+        }
+        if SQL_SYNTAX_FUNCTIONS.contains(&f.name.as_str()) {
+            return Some("pg_catalog".to_owned());
+        }
+        if !search_path.iter().any(|s| s == "pg_catalog") && has("pg_catalog") {
+            return Some("pg_catalog".to_owned());
+        }
+        search_path.iter().find(|s| has(s)).cloned()
     }
 
     pub fn relation(&self, oid: TableOid) -> Option<&Relation> {

@@ -353,16 +353,7 @@ const DDL_WORDS: &[&str] = &[
 
 /// Whether the statement's first word (after whitespace and comments) is `word`.
 fn first_word_is(text: &str, word: &str) -> bool {
-    let norm = super::normalize::normalize(text);
-    norm.text
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|w| !w.is_empty())
-        .is_some_and(|w| w.eq_ignore_ascii_case(word))
-        && norm
-            .text
-            .trim_start()
-            .get(..word.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    super::normalize::first_word(text).eq_ignore_ascii_case(word)
 }
 
 // === names ===

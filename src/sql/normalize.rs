@@ -352,6 +352,22 @@ pub fn split_statements(sql: &str) -> Vec<Range<usize>> {
     out
 }
 
+/// The statement's first word (keyword) after whitespace and comments, as written; empty if
+/// it starts with anything else.
+pub fn first_word(sql: &str) -> &str {
+    let mut lexer = Lexer::new(sql);
+    while let Some((tok, range)) = lexer.next_token() {
+        match tok {
+            Tok::Space => continue,
+            Tok::Word => return sql.get(range).unwrap_or_default(),
+            Tok::Str | Tok::Num | Tok::Param(_) | Tok::QuotedIdent | Tok::Semi | Tok::Other => {
+                return ""
+            }
+        }
+    }
+    ""
+}
+
 /// Keywords that end an `ORDER BY`/`GROUP BY` list at its own parenthesis depth.
 const BY_LIST_END: &[&str] = &[
     "LIMIT",
@@ -372,11 +388,14 @@ const BY_LIST_END: &[&str] = &[
 /// Normalises one statement (see the module doc). Never fails: text it cannot lex is copied.
 pub fn normalize(sql: &str) -> Normalized {
     // First pass: the highest `$n` already used, so new placeholders do not collide.
+    // (Skipped when the text has no `$` at all: the common simple-protocol case.)
     let mut max_param: u32 = 0;
-    let mut lexer = Lexer::new(sql);
-    while let Some((tok, _)) = lexer.next_token() {
-        if let Tok::Param(n) = tok {
-            max_param = max_param.max(n);
+    if sql.contains('$') {
+        let mut lexer = Lexer::new(sql);
+        while let Some((tok, _)) = lexer.next_token() {
+            if let Tok::Param(n) = tok {
+                max_param = max_param.max(n);
+            }
         }
     }
     let first_param = max_param.saturating_add(1);
@@ -390,7 +409,7 @@ pub fn normalize(sql: &str) -> Normalized {
     // inside DISTINCT ON ( … ) whose contents are at this depth.
     let mut by_list: Option<usize> = None;
     let mut distinct_on: Option<usize> = None;
-    let mut prev_word = String::new();
+    let mut prev_word: &str = "";
     while let Some((tok, range)) = lexer.next_token() {
         let piece = sql.get(range.clone()).unwrap_or_default();
         if tok == Tok::Space {
@@ -401,7 +420,7 @@ pub fn normalize(sql: &str) -> Normalized {
             text.push(' ');
             pending_space = false;
         }
-        let mut word = String::new();
+        let mut word: &str = "";
         match tok {
             Tok::Str => replace(&mut text, &mut literals, first_param, range, piece),
             Tok::Num => {
@@ -412,12 +431,13 @@ pub fn normalize(sql: &str) -> Normalized {
                 }
             }
             Tok::Word => {
-                word = piece.to_ascii_uppercase();
-                if word == "BY" && (prev_word == "ORDER" || prev_word == "GROUP") {
+                word = piece;
+                let is = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
+                if is(word, "BY") && (is(prev_word, "ORDER") || is(prev_word, "GROUP")) {
                     by_list = Some(depth);
-                } else if word == "ON" && prev_word == "DISTINCT" {
+                } else if is(word, "ON") && is(prev_word, "DISTINCT") {
                     distinct_on = Some(depth + 1);
-                } else if by_list == Some(depth) && BY_LIST_END.contains(&word.as_str()) {
+                } else if by_list == Some(depth) && BY_LIST_END.iter().any(|k| is(word, k)) {
                     by_list = None;
                 }
                 text.push_str(piece);
