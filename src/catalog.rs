@@ -1,1 +1,146 @@
-//! catalog (see the crate map in lib.rs).
+//! A snapshot of pg_catalog for one database: relations with their OIDs and columns, view
+//! definitions mapped to base columns, and role membership closed over pg_auth_members. Name
+//! resolution ([`resolve()`]) maps an [`Analysis`](crate::sql::Analysis) onto that snapshot:
+//! every column use and output column to `schema.table.column` with table OID and attnum.
+//!
+//! The snapshot types and resolution are pure (no I/O) so `policy` can use them and tests can
+//! build snapshots by hand; only [`load`] talks to PostgreSQL (tokio-postgres, trailmask's own
+//! catalog login from `[catalog]`). The proxy keeps one snapshot per database in a [`Catalog`]
+//! and refreshes it every `refresh_secs` and after DDL.
+
+mod error;
+pub mod load;
+pub mod resolve;
+pub mod snapshot;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+
+pub use error::Error;
+pub use load::load;
+pub use resolve::{
+    resolve, ColumnRef, Resolved, ResolvedLineage, ResolvedOutput, ResolvedUse, ResolvedWholeRow,
+    ResolvedWrite, TableRef,
+};
+pub use snapshot::{AttNum, Column, RelKind, Relation, RoleOid, Snapshot, TableOid, TypeOid};
+
+/// Validated `[catalog]` options.
+#[derive(Clone)]
+pub struct CatalogOptions {
+    /// trailmask's own login for reading pg_catalog.
+    pub user: String,
+    /// That login's password, read at start from the variable named by `password_env`.
+    pub password: Secret,
+    /// The variable the password came from (named in messages, never the value).
+    pub password_env: String,
+    /// Database to connect to when none is given; `None`: the login name.
+    pub database: Option<String>,
+    /// Time between scheduled refreshes (at least one second).
+    pub refresh: Duration,
+}
+
+impl fmt::Debug for CatalogOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CatalogOptions")
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("password_env", &self.password_env)
+            .field("database", &self.database)
+            .field("refresh", &self.refresh)
+            .finish()
+    }
+}
+
+/// A password that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// The proxy's catalog: the newest snapshot per database, swapped whole on refresh, so a
+/// statement sees one consistent snapshot. A `parking_lot::RwLock` guards only the map of
+/// `Arc`s (a clone under the lock); loading happens outside it.
+pub struct Catalog {
+    opts: CatalogOptions,
+    upstream: String,
+    snapshots: RwLock<HashMap<String, Arc<Snapshot>>>,
+}
+
+// === impl Catalog ===
+
+impl Catalog {
+    /// `upstream` is the database's `host:port` (or a socket directory path and port).
+    pub fn new(opts: CatalogOptions, upstream: impl Into<String>) -> Self {
+        Catalog {
+            opts,
+            upstream: upstream.into(),
+            snapshots: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The current snapshot of `database`, if one was loaded.
+    pub fn get(&self, database: &str) -> Option<Arc<Snapshot>> {
+        self.snapshots.read().get(database).cloned()
+    }
+
+    /// Whether `database` has no snapshot or one older than `refresh_secs` at `now`.
+    pub fn is_stale(&self, database: &str, now: Instant) -> bool {
+        match self.get(database) {
+            Some(s) => now.saturating_duration_since(s.loaded_at) >= self.opts.refresh,
+            None => true,
+        }
+    }
+
+    /// Installs a snapshot (used by [`Catalog::refresh`] and by tests).
+    pub fn install(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let s = Arc::new(snapshot);
+        self.snapshots
+            .write()
+            .insert(s.database.clone(), Arc::clone(&s));
+        s
+    }
+
+    /// Loads `database`'s catalog now and installs it; on failure the old snapshot stays.
+    ///
+    /// # Cancellation safety
+    /// Cancel-safe: the snapshot is installed only after the load completes.
+    pub async fn refresh(&self, database: &str) -> Result<Arc<Snapshot>, Error> {
+        let snapshot = load(&self.opts, &self.upstream, database).await?;
+        Ok(self.install(snapshot))
+    }
+
+    /// Returns the current snapshot, loading it first if missing or stale.
+    ///
+    /// # Cancellation safety
+    /// Cancel-safe, as [`Catalog::refresh`].
+    pub async fn current(&self, database: &str) -> Result<Arc<Snapshot>, Error> {
+        if !self.is_stale(database, Instant::now()) {
+            if let Some(s) = self.get(database) {
+                return Ok(s);
+            }
+        }
+        self.refresh(database).await
+    }
+
+    pub fn options(&self) -> &CatalogOptions {
+        &self.opts
+    }
+}
