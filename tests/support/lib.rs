@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
 use trailmask::cluster::{Cluster, Options, PasswordAuth};
 
+#[allow(unused_imports)]
 pub use target::{Target, TargetKind, TargetOptions};
 
 /// Errors in tests are reported, not unwrapped.
