@@ -727,4 +727,37 @@ mod tests {
         assert!(!dir.exists());
         Ok(())
     }
+
+    #[test]
+    fn ssl_clusters_present_a_certificate_valid_for_127_0_0_1() -> Result<(), Error> {
+        let mut cluster = Cluster::start(Options {
+            ssl: true,
+            hba: vec!["hostnossl all all 127.0.0.1/32 reject".to_owned()],
+            ..Options::default()
+        })?;
+        cluster.create_user("tls_user", "tls-pw", PasswordAuth::Scram)?;
+        let cert = cluster
+            .server_cert()
+            .ok_or(Error::Certificate("none".into()))?;
+        let conn = format!(
+            "host=127.0.0.1 port={} user=tls_user password=tls-pw dbname=postgres \
+             sslmode=verify-full sslrootcert={}",
+            cluster.port(),
+            cert.cert.display()
+        );
+        let out = Command::new(cluster.program("psql"))
+            .args(["-X", "-At", "-c"])
+            .arg("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .arg(&conn)
+            .output();
+        assert_eq!(command_output("psql", out)?, "t");
+        // Plaintext is refused by the extra hba line.
+        let plain = conn.replace("sslmode=verify-full", "sslmode=disable");
+        let out = Command::new(cluster.program("psql"))
+            .args(["-X", "-At", "-c", "SELECT 1"])
+            .arg(&plain)
+            .output();
+        assert!(command_output("psql", out).is_err());
+        Ok(())
+    }
 }
