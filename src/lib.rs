@@ -20,13 +20,15 @@
 //! [`anomaly`] turns per-login counters into alerts.
 //!
 //! [`config`] turns the TOML file into each module's own options type, reporting every problem at
-//! once; [`cli`] holds one file per command and is the only place that prints.
+//! once; [`cli`] holds one file per command and is the only place that prints. [`cluster`] starts a
+//! throwaway PostgreSQL (Debian's binaries) for the integration tests and `trailmask demo`.
 
 #![forbid(unsafe_code)]
 
 pub mod anomaly;
 pub mod catalog;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod listener;
