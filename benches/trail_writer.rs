@@ -11,7 +11,6 @@ use trailmask::trail::writer::{
     self, ChainId, Durability, HashKeySource, OnFailure, Parameters, SigningKeySource, TrailOptions,
 };
 
-
 fn statement(i: u64) -> Body {
     Body::Statement(Statement {
         session: i % 512,

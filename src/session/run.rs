@@ -243,7 +243,10 @@ impl Relay {
             return Poll::Ready(Event::ClientError(e));
         }
         if self.to_upstream.len() < HIGH_WATER {
-            match self.client.poll_read_buf(cx, &mut self.client_in, self.client_read) {
+            match self
+                .client
+                .poll_read_buf(cx, &mut self.client_in, self.client_read)
+            {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Event::ClientClosed),
                 Poll::Ready(Ok(n)) => {
                     self.client_read = next_read_size(self.client_read, n);
@@ -254,7 +257,10 @@ impl Relay {
             }
         }
         if self.to_client.len() < HIGH_WATER {
-            match self.upstream.poll_read_buf(cx, &mut self.upstream_in, self.upstream_read) {
+            match self
+                .upstream
+                .poll_read_buf(cx, &mut self.upstream_in, self.upstream_read)
+            {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Event::UpstreamClosed),
                 Poll::Ready(Ok(n)) => {
                     self.upstream_read = next_read_size(self.upstream_read, n);
