@@ -35,6 +35,19 @@ pub use error::MaskParseError;
 /// bytes in every client encoding PostgreSQL supports.
 pub const REDACTED: &str = "****";
 
+/// What happens to one field of a result on its way to the client: decided per field by
+/// `policy::decide` from the RowDescription and the statement's analysis, carried out per
+/// DataRow by `session::rewrite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldAction {
+    /// Not personal, or clear for this role: the bytes pass unchanged.
+    Pass,
+    /// A masked personal column: replaced by this mask's output.
+    Mask(Mask),
+    /// Of unknown or computed origin in a statement that touches personal data: as `redact`.
+    Redact,
+}
+
 /// One mask from the `[personal_data]` section of the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mask {
