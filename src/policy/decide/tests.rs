@@ -890,3 +890,55 @@ fn field_action_falls_back_on_the_output_lineage() {
         FieldAction::Pass
     );
 }
+
+#[test]
+fn ordinary_application_traffic_is_allowed() {
+    for sql in [
+        "BEGIN",
+        "SET search_path TO public",
+        "SHOW search_path",
+        "SELECT 1",
+        "SELECT now()",
+        "SELECT count(*) FROM guests",
+        "SELECT id, phone FROM guests WHERE id = $1 LIMIT 1",
+        "SELECT g.id, p.amount FROM guests g LEFT JOIN payments p ON p.guest_id = g.id \
+         WHERE g.phone = $1",
+        "SELECT id FROM guests WHERE phone = ANY($1)",
+        "SELECT id FROM guests WHERE phone = $1 OR phone = $2",
+        "SELECT id FROM guests WHERE EXISTS (SELECT 1 FROM payments p WHERE p.guest_id = guests.id)",
+        "SELECT phone FROM guests LIMIT 1 OFFSET 3",
+        "SELECT phone FROM guests FOR UPDATE",
+        "DECLARE c CURSOR FOR SELECT phone FROM guests",
+        "FETCH 10 FROM c",
+        "PREPARE s AS SELECT phone FROM guests WHERE id = $1",
+        "EXECUTE s(1)",
+        "COPY guests (id, phone) FROM STDIN",
+        "TRUNCATE rooms",
+        "COMMIT",
+    ] {
+        allowed("marketing", sql);
+    }
+}
+
+#[test]
+fn comparisons_between_columns_or_against_subqueries_are_not_equality() {
+    for sql in [
+        "SELECT id FROM guests WHERE phone = (SELECT phone FROM guests WHERE id = 1)",
+        "SELECT a.id FROM guests a JOIN guests b ON a.phone = b.phone",
+        "SELECT id FROM guests WHERE phone = email",
+        "SELECT id FROM guests WHERE phone <> $1",
+    ] {
+        refused(
+            "marketing",
+            sql,
+            RULE_MASKED_PREDICATE,
+            Some("public.guests.phone"),
+        );
+    }
+    refused(
+        "marketing",
+        "SELECT id, (SELECT phone FROM guests g2 WHERE g2.id = g.id) FROM guests g",
+        RULE_MASKED_EXPRESSION,
+        Some("public.guests.phone"),
+    );
+}
