@@ -242,6 +242,10 @@ fn touches(resolved: &Resolved, hit: impl Fn(&str, &str) -> bool) -> bool {
 /// The action for result field `i`: `origin` = (table OID, column number) from RowDescription
 /// (0,0 when the server gives none); `output` = the analysis' lineage of output `i` when the
 /// statement's outputs line up with the fields (same count), else None.
+///
+/// A non-zero origin is authoritative (PostgreSQL reports it only for plain column references);
+/// one the snapshot does not know is redacted for a role with masked or denied columns, since
+/// it may be a relation created after the snapshot. A zero origin falls back on `output`.
 pub fn field_action(
     roles: &RoleSet,
     snapshot: &Snapshot,
@@ -257,18 +261,21 @@ pub fn field_action(
         if let Some(lineage) = snapshot.field_origin(table, attnum) {
             return lineage_action(roles, &lineage, touches_personal);
         }
-        if attnum.0 == 0 {
+        return match snapshot.relation(table) {
             // A whole-row value of that relation.
-            if let Some(rel) = snapshot.relation(table) {
-                return if table_protected(roles, &rel.schema, &rel.name) {
+            Some(rel) if attnum.0 == 0 => {
+                if table_protected(roles, &rel.schema, &rel.name) {
                     FieldAction::Redact
                 } else {
                     FieldAction::Pass
-                };
+                }
             }
-        }
-        // A relation or column the snapshot does not know (created since it was loaded):
-        // fall back on the analysis.
+            // A column the snapshot does not know (added since it was loaded): its table is.
+            Some(rel) if !table_protected(roles, &rel.schema, &rel.name) => FieldAction::Pass,
+            // A relation the snapshot does not know could be a personal table or a view over
+            // one created since it was loaded: nothing establishes this field's origin.
+            Some(_) | None => FieldAction::Redact,
+        };
     }
     match output {
         Some(lineage) => lineage_action(roles, lineage, touches_personal),
@@ -571,15 +578,17 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Unresolved names fail closed when the statement touches a table with a column this role
-    /// sees masked or may not see, or when what is unresolved could itself be personal: a
-    /// relation named like a personal table (the snapshot may predate it, or the search path
-    /// may find it elsewhere), or a value of unknown origin. An unknown column of tables that
-    /// are all known and not personal cannot be personal data; PostgreSQL will report it.
+    /// Unresolved names fail closed. A relation the snapshot does not know could be a personal
+    /// table or a view over one created since the snapshot was loaded (or found through another
+    /// schema): reading it is refused. Any other unresolved name (a column, a whole row, a
+    /// value of unknown origin) is refused when the statement touches a table with a column
+    /// this role sees masked or may not see; among tables that are all known and not personal
+    /// it cannot be personal data, and PostgreSQL will report it.
     ///
-    /// A write target the snapshot does not know (`CREATE TABLE t AS …`, a temporary table)
-    /// is not a reason: what goes into it was checked as `Written` uses, and its own columns,
-    /// where the statement names them, are unresolved entries of their own.
+    /// A write target the snapshot does not know (`CREATE TABLE t AS …`, a new table) is no
+    /// reason, unless it is named like a personal table: what goes into it was checked as
+    /// `Written` uses, and its own columns, where the statement names them, are unresolved
+    /// entries of their own.
     fn unresolved(&self) -> Result<(), Refusal> {
         let target = |u: &str| {
             self.analysis.tables_written().any(|t| {
@@ -591,9 +600,9 @@ impl Ctx<'_> {
             })
         };
         let mut first = None;
-        let mut could_be_personal = false;
+        let mut unknown_relation = false;
         for u in &self.resolved.unresolved {
-            let personal = if let Some(rel) = u.strip_prefix("relation ") {
+            if let Some(rel) = u.strip_prefix("relation ") {
                 let name = rel.rsplit('.').next().unwrap_or(rel);
                 let named_personal = self
                     .roles
@@ -602,18 +611,14 @@ impl Ctx<'_> {
                 if !named_personal && target(u) {
                     continue;
                 }
-                named_personal
-            } else {
-                !u.starts_with("column ")
-            };
-            could_be_personal |= personal;
+                unknown_relation = true;
+            }
             first = first.or(Some(u));
         }
         let Some(first) = first else {
             return Ok(());
         };
-        let touches_protected = touches(self.resolved, |s, n| table_protected(self.roles, s, n));
-        if could_be_personal || touches_protected {
+        if unknown_relation || touches(self.resolved, |s, n| table_protected(self.roles, s, n)) {
             return Err(Refusal::new(
                 RULE_UNRESOLVED,
                 None,
