@@ -8,6 +8,7 @@ mod auth;
 pub mod cancel;
 pub mod extended;
 mod outbox;
+pub mod rewrite;
 mod run;
 mod startup;
 pub mod state;
