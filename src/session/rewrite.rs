@@ -190,39 +190,16 @@ impl ResultPlan {
         out: &mut BytesMut,
         masked: &mut [u64],
     ) -> Result<(), RewriteError> {
-        let (raw_count, mut rest) =
-            read_i16(payload).ok_or(RewriteError::data_row("no field count"))?;
-        let count = usize::try_from(raw_count)
-            .map_err(|_| RewriteError::data_row("negative field count"))?;
-        if count != self.fields.len() {
-            return Err(RewriteError::FieldCount {
-                expected: self.fields.len(),
-                found: count,
-            });
-        }
+        let (raw_count, values) = self.values(payload)?;
         // Most rows shrink or grow by a few bytes; reserve once for the common case.
         out.reserve(payload.len().saturating_add(5));
         out.put_u8(DATA_ROW_TAG);
         let len_at = out.len();
         out.put_i32(0);
         out.put_i16(raw_count);
-        for (i, field) in self.fields.iter().enumerate() {
-            let (len, r) =
-                read_i32(rest).ok_or(RewriteError::data_row("truncated field length"))?;
-            let value = if len == -1 {
-                rest = r;
-                None
-            } else {
-                let len = usize::try_from(len)
-                    .map_err(|_| RewriteError::data_row("negative field length"))?;
-                let (value, r) = r
-                    .split_at_checked(len)
-                    .ok_or(RewriteError::data_row("field runs past the message end"))?;
-                rest = r;
-                Some(value)
-            };
-            match (field.mask, value) {
-                (None, None) | (Some(_), None) => out.put_i32(-1),
+        for (field, value) in self.fields.iter().zip(values.clone()) {
+            match (field.mask, value?) {
+                (None | Some(_), None) => out.put_i32(-1),
                 (None, Some(value)) => put_value(out, value)?,
                 (Some(mask), Some(value)) => {
                     let ctx = MaskCtx {
@@ -236,20 +213,44 @@ impl ResultPlan {
                         Some(replacement) => put_value(out, &replacement)?,
                         None => out.put_i32(-1),
                     }
-                    if let Some(n) = masked.get_mut(i) {
-                        *n = n.saturating_add(1);
-                    }
                 }
             }
-        }
-        if !rest.is_empty() {
-            return Err(RewriteError::data_row("bytes after the last field"));
         }
         let len = i32::try_from(out.len() - len_at).map_err(|_| RewriteError::RowTooLong)?;
         if let Some(slot) = out.get_mut(len_at..len_at + 4) {
             slot.copy_from_slice(&len.to_be_bytes());
         }
+        // Counted only once the row is written, so a rejected row counts nothing.
+        for ((field, value), n) in self.fields.iter().zip(values).zip(masked.iter_mut()) {
+            if field.mask.is_some() && matches!(value, Ok(Some(_))) {
+                *n = n.saturating_add(1);
+            }
+        }
         Ok(())
+    }
+
+    /// Checks a DataRow's framing against the plan, then hands back its field count and an
+    /// iterator over its values (which, checked, yields no error).
+    fn values<'a>(&self, payload: &'a [u8]) -> Result<(i16, Values<'a>), RewriteError> {
+        let (raw_count, rest) =
+            read_i16(payload).ok_or(RewriteError::data_row("no field count"))?;
+        let count = usize::try_from(raw_count)
+            .map_err(|_| RewriteError::data_row("negative field count"))?;
+        if count != self.fields.len() {
+            return Err(RewriteError::FieldCount {
+                expected: self.fields.len(),
+                found: count,
+            });
+        }
+        let values = Values { rest, left: count };
+        let mut check = values.clone();
+        for value in check.by_ref() {
+            value?;
+        }
+        if !check.rest.is_empty() {
+            return Err(RewriteError::data_row("bytes after the last field"));
+        }
+        Ok((raw_count, values))
     }
 
     /// Same plan with other result formats (for a Bind's result-format codes applied to a
@@ -290,6 +291,41 @@ impl ResultPlan {
             hash_key: Arc::clone(&self.hash_key),
             passthrough: self.passthrough,
         })
+    }
+}
+
+/// The values of a DataRow after its field count, walked in place: `Ok(None)` for NULL.
+#[derive(Clone)]
+struct Values<'a> {
+    rest: &'a [u8],
+    /// Fields not yet read.
+    left: usize,
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = Result<Option<&'a [u8]>, RewriteError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.left = self.left.checked_sub(1)?;
+        Some(self.read())
+    }
+}
+
+impl<'a> Values<'a> {
+    fn read(&mut self) -> Result<Option<&'a [u8]>, RewriteError> {
+        let (len, rest) =
+            read_i32(self.rest).ok_or(RewriteError::data_row("truncated field length"))?;
+        if len == -1 {
+            self.rest = rest;
+            return Ok(None);
+        }
+        let len =
+            usize::try_from(len).map_err(|_| RewriteError::data_row("negative field length"))?;
+        let (value, rest) = rest
+            .split_at_checked(len)
+            .ok_or(RewriteError::data_row("field runs past the message end"))?;
+        self.rest = rest;
+        Ok(Some(value))
     }
 }
 

@@ -277,7 +277,10 @@ fn field_count_mismatch_is_an_error_and_leaves_out_alone() {
 fn malformed_rows_are_errors() {
     let plan = plan(
         &[(GUESTS, 2, oid::TEXT, 0), (GUESTS, 3, oid::TEXT, 0)],
-        vec![FieldAction::Pass, FieldAction::Mask(Mask::PhoneTw)],
+        vec![
+            FieldAction::Mask(Mask::KeepLast(1)),
+            FieldAction::Mask(Mask::PhoneTw),
+        ],
     );
     let good = data_row(&[Some(b"ab"), Some(b"0912345678")]);
     let mut trailing = good.clone();
@@ -300,9 +303,12 @@ fn malformed_rows_are_errors() {
         let result = plan.rewrite_data_row(&payload, &mut out, &mut masked);
         assert!(result.is_err(), "{what}: {result:?}");
         assert!(out.is_empty(), "{what}");
+        assert_eq!(masked, [0, 0], "{what}: a rejected row counts nothing");
     }
     let mut out = BytesMut::new();
-    plan.rewrite_data_row(&good, &mut out, &mut [0; 2]).unwrap();
+    let mut masked = [0u64; 2];
+    plan.rewrite_data_row(&good, &mut out, &mut masked).unwrap();
+    assert_eq!(masked, [1, 1]);
 }
 
 #[test]
