@@ -191,6 +191,19 @@ impl ResultPlan {
         masked: &mut [u64],
     ) -> Result<(), RewriteError> {
         let (raw_count, values) = self.values(payload)?;
+        if self.passthrough {
+            // Checked above; nothing to mask: the payload goes out as it came.
+            let len = payload
+                .len()
+                .checked_add(4)
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or(RewriteError::RowTooLong)?;
+            out.reserve(payload.len().saturating_add(5));
+            out.put_u8(DATA_ROW_TAG);
+            out.put_i32(len);
+            out.put_slice(payload);
+            return Ok(());
+        }
         // Most rows shrink or grow by a few bytes; reserve once for the common case.
         out.reserve(payload.len().saturating_add(5));
         out.put_u8(DATA_ROW_TAG);
