@@ -7,7 +7,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::flight::{Kind, Record, Stmt};
 use super::{frame_bounds, Relay};
-use crate::catalog::{AttNum, TableOid};
 use crate::mask::FieldAction;
 use crate::metrics::policy::Op;
 use crate::policy::decide;
@@ -218,7 +217,7 @@ impl Relay {
                 decide::field_action(
                     &self.insp.roles,
                     snapshot,
-                    (TableOid(f.table_oid), AttNum(f.column)),
+                    (f.table_oid, f.column),
                     outputs.and_then(|o| o.get(i)).map(|o| &o.lineage),
                     touches,
                 )
@@ -232,9 +231,9 @@ impl Relay {
             .iter()
             .map(|f| {
                 snapshot
-                    .relation(TableOid(f.table_oid))
+                    .relation(f.table_oid)
                     .and_then(|r| {
-                        let idx = usize::try_from(f.column).ok()?.checked_sub(1)?;
+                        let idx = usize::try_from(f.column.0).ok()?.checked_sub(1)?;
                         let c = r.columns.get(idx)?;
                         Some(format!("{}.{}.{}", r.schema, r.name, c.name))
                     })
