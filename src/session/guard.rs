@@ -365,9 +365,7 @@ impl Inspector {
     /// The field of a result that holds a personal table's `subject_key` (the first one), so
     /// the `result` record can say whose data was returned.
     pub fn subject_field(&self, fields: &[crate::session::rewrite::FieldInfo]) -> Option<usize> {
-        if self.trail().is_none() {
-            return None;
-        }
+        self.trail()?;
         fields.iter().position(|f| {
             let Some(rel) = self.snapshot.relation(f.table_oid) else {
                 return false;
