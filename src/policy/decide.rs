@@ -548,7 +548,9 @@ impl Ctx<'_> {
     }
 
     /// Catalog views exposing statistics (column values) or other sessions' SQL, by the name
-    /// as written (an unqualified name finds `pg_catalog` first) and as resolved.
+    /// as written (an unqualified name finds `pg_catalog` first) and as resolved. A view over
+    /// one that calls the underlying function (`pg_stat_get_activity`) is not seen here: the
+    /// view's functions are not part of the statement's analysis.
     fn catalog_views(&self) -> Result<(), Refusal> {
         let written = self.analysis.tables_read.iter().find_map(|t| {
             let schema = t.schema.as_deref();
@@ -557,12 +559,22 @@ impl Ctx<'_> {
                 None => t.name.clone(),
             })
         });
+        // Resolved: the relations read, and the base tables of the columns used (a view over
+        // `pg_stats` reads `pg_statistic`).
         let resolved = || {
-            self.resolved
-                .tables_read
+            let r = self.resolved;
+            r.tables_read
                 .iter()
                 .find(|t| is_catalog_view(&t.schema, &t.name))
                 .map(TableRef::qualified)
+                .or_else(|| {
+                    r.uses
+                        .iter()
+                        .map(|u| &u.column)
+                        .chain(r.outputs.iter().flat_map(|o| o.lineage.columns()))
+                        .find(|c| is_catalog_view(&c.schema, &c.table_name))
+                        .map(|c| format!("{}.{}", c.schema, c.table_name))
+                })
         };
         if let Some(view) = written.or_else(resolved) {
             return Err(Refusal::new(

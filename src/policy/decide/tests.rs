@@ -128,6 +128,22 @@ fn hotel() -> Snapshot {
                 &["query"],
                 None,
             ),
+            rel(
+                903,
+                "pg_catalog",
+                "pg_statistic",
+                RelKind::Table,
+                &["starelid", "staattnum", "stavalues1"],
+                None,
+            ),
+            rel(
+                904,
+                "public",
+                "column_stats",
+                RelKind::View,
+                &["starelid", "stavalues1"],
+                Some(" SELECT s.starelid, s.stavalues1 FROM pg_catalog.pg_statistic s;"),
+            ),
         ],
         vec![(RoleOid(1), "marketing".into())],
         vec![],
@@ -528,6 +544,8 @@ fn catalog_views_exposing_data_are_refused() {
         "SELECT * FROM pg_statistic",
         "SELECT query FROM pg_stat_statements",
         "SELECT query FROM public.pg_stat_statements",
+        // A view over one.
+        "SELECT stavalues1 FROM column_stats",
     ] {
         refused("marketing", sql, RULE_CATALOG_VIEW, None);
     }
