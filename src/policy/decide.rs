@@ -284,6 +284,36 @@ pub fn field_action(
     }
 }
 
+/// [`field_action`] for every field of a RowDescription, given as (table OID, column number)
+/// origins in field order. The statement's outputs are used where they line up with the fields
+/// (same count). A statement trailmask could not read (allowed by `policy.unparsed = "allow"`)
+/// counts as touching personal data, so fields of unknown origin are redacted.
+pub fn field_actions(
+    roles: &RoleSet,
+    snapshot: &Snapshot,
+    analysis: &Analysis,
+    resolved: &Resolved,
+    origins: &[(TableOid, AttNum)],
+) -> Vec<FieldAction> {
+    if !roles.has_masked() && !roles.has_denied() {
+        return vec![FieldAction::Pass; origins.len()];
+    }
+    let touches = analysis.is_opaque() || touches_personal(roles, resolved);
+    let aligned = resolved.outputs.len() == origins.len();
+    origins
+        .iter()
+        .enumerate()
+        .map(|(i, origin)| {
+            let output = if aligned {
+                resolved.outputs.get(i).map(|o| &o.lineage)
+            } else {
+                None
+            };
+            field_action(roles, snapshot, *origin, output, touches)
+        })
+        .collect()
+}
+
 /// What a field of this lineage becomes.
 fn lineage_action(roles: &RoleSet, lineage: &ResolvedLineage, touches: bool) -> FieldAction {
     match lineage {

@@ -976,3 +976,59 @@ fn comparisons_between_columns_or_against_subqueries_are_not_equality() {
         Some("public.guests.phone"),
     );
 }
+
+#[test]
+fn field_actions_line_outputs_up_with_fields() {
+    let p = policy("");
+    let m = p.role_set(["marketing"]);
+    let snap = hotel();
+    let zero = (TableOid(0), AttNum(0));
+    let actions = |sql: &str, origins: &[(TableOid, AttNum)]| {
+        let a = analyze_one(sql);
+        let r = resolve(&a, &snap, &path());
+        field_actions(&m, &snap, &a, &r, origins)
+    };
+    // The server gave origins for the columns and 0 for the constant.
+    assert_eq!(
+        actions(
+            "SELECT phone, email, 1 FROM guests",
+            &[
+                (TableOid(GUESTS), AttNum(3)),
+                (TableOid(GUESTS), AttNum(4)),
+                zero
+            ]
+        ),
+        [
+            FieldAction::Mask(Mask::PhoneTw),
+            FieldAction::Pass,
+            FieldAction::Pass
+        ]
+    );
+    // Without origins, the outputs decide when they line up …
+    assert_eq!(
+        actions("SELECT phone, id FROM guests", &[zero, zero]),
+        [FieldAction::Mask(Mask::PhoneTw), FieldAction::Pass]
+    );
+    // … and a count mismatch redacts what touches personal data.
+    assert_eq!(
+        actions("SELECT phone, id FROM guests", &[zero, zero, zero]),
+        [FieldAction::Redact; 3]
+    );
+    assert_eq!(
+        actions("SELECT number FROM rooms", &[zero, zero]),
+        [FieldAction::Pass; 2]
+    );
+    // Unreadable SQL (allowed by policy.unparsed = "allow") counts as touching personal data.
+    assert_eq!(
+        actions("SELEC phone FROM guests", &[zero]),
+        [FieldAction::Redact]
+    );
+    // The dba path.
+    let dba = p.role_set(["dba"]);
+    let a = analyze_one("SELEC phone FROM guests");
+    let r = resolve(&a, &snap, &path());
+    assert_eq!(
+        field_actions(&dba, &snap, &a, &r, &[zero]),
+        [FieldAction::Pass]
+    );
+}
