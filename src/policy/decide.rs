@@ -259,7 +259,9 @@ pub fn field_action(
     let (table, attnum) = origin;
     if table.0 != 0 {
         if let Some(lineage) = snapshot.field_origin(table, attnum) {
-            return lineage_action(roles, &lineage, touches_personal);
+            // A view column of unknown lineage: the view may read anything, so its field is
+            // redacted whatever the statement touches.
+            return lineage_action(roles, &lineage, true);
         }
         return match snapshot.relation(table) {
             // A whole-row value of that relation.
@@ -624,8 +626,9 @@ impl Ctx<'_> {
     /// table or a view over one created since the snapshot was loaded (or found through another
     /// schema): reading it is refused. Any other unresolved name (a column, a whole row, a
     /// value of unknown origin) is refused when the statement touches a table with a column
-    /// this role sees masked or may not see; among tables that are all known and not personal
-    /// it cannot be personal data, and PostgreSQL will report it.
+    /// this role sees masked or may not see, or reads a view whose lineage is unknown; among
+    /// tables that are all known and not personal it cannot be personal data, and PostgreSQL
+    /// will report it.
     ///
     /// A write target the snapshot does not know (`CREATE TABLE t AS …`, a new table) is no
     /// reason, unless it is named like a personal table: what goes into it was checked as
@@ -660,7 +663,10 @@ impl Ctx<'_> {
         let Some(first) = first else {
             return Ok(());
         };
-        if unknown_relation || touches(self.resolved, |s, n| table_protected(self.roles, s, n)) {
+        if unknown_relation
+            || touches(self.resolved, |s, n| table_protected(self.roles, s, n))
+            || self.reads_opaque_view()
+        {
             return Err(Refusal::new(
                 RULE_UNRESOLVED,
                 None,
@@ -672,6 +678,20 @@ impl Ctx<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the statement reads a view whose columns' lineage trailmask could not work
+    /// out: a value of unknown origin may then come from any table.
+    fn reads_opaque_view(&self) -> bool {
+        self.resolved.tables_read.iter().any(|t| {
+            self.snapshot
+                .relation(t.oid)
+                .is_some_and(|rel| rel.kind.is_view())
+                && self
+                    .snapshot
+                    .view_lineage(t.oid)
+                    .is_none_or(|l| l.iter().any(|c| matches!(c, ResolvedLineage::Unknown)))
+        })
     }
 
     /// Column uses by context.

@@ -48,6 +48,7 @@ const PAYMENTS: u32 = 200;
 const ROOMS: u32 = 300;
 const CONTACTS_VIEW: u32 = 400;
 const PHONES_VIEW: u32 = 500;
+const OPAQUE_VIEW: u32 = 600;
 
 fn hotel() -> Snapshot {
     Snapshot::new(
@@ -143,6 +144,15 @@ fn hotel() -> Snapshot {
                 RelKind::View,
                 &["starelid", "stavalues1"],
                 Some(" SELECT s.starelid, s.stavalues1 FROM pg_catalog.pg_statistic s;"),
+            ),
+            // A view whose definition the analyser cannot read: its lineage is unknown.
+            rel(
+                OPAQUE_VIEW,
+                "public",
+                "opaque_view",
+                RelKind::View,
+                &["x"],
+                Some(" SELEC guests.phone AS x FROM public.guests;"),
             ),
         ],
         vec![(RoleOid(1), "marketing".into())],
@@ -600,6 +610,36 @@ fn unresolved_names_fail_closed_where_personal_data_may_be() {
         "SELECT nosuch FROM payments",
         RULE_UNRESOLVED,
         None,
+    );
+}
+
+#[test]
+fn views_of_unknown_lineage_fail_closed() {
+    refused(
+        "marketing",
+        "SELECT x FROM opaque_view",
+        RULE_UNRESOLVED,
+        None,
+    );
+    refused(
+        "marketing",
+        "SELECT upper(x) FROM opaque_view",
+        RULE_UNRESOLVED,
+        None,
+    );
+    allowed("marketing", "SELECT count(*) FROM opaque_view");
+    // Its fields are redacted even in a statement that touches no personal table.
+    let p = policy("");
+    let m = p.role_set(["marketing"]);
+    let origin = (TableOid(OPAQUE_VIEW), AttNum(1));
+    assert_eq!(
+        field_action(&m, &hotel(), origin, None, false),
+        FieldAction::Redact
+    );
+    // A set operation over a non-personal table is not a reason to refuse.
+    allowed(
+        "marketing",
+        "SELECT * FROM (SELECT * FROM rooms UNION SELECT * FROM rooms) s WHERE note = $1",
     );
 }
 
