@@ -29,7 +29,7 @@ use crate::sql::{Analysis, FunctionName, UseContext};
 #[cfg(test)]
 mod tests;
 
-/// A masked or denied column used in a way the rules forbid, or anything else denied.
+/// Any use of a `deny` column: read, compared, computed on, written, or in a whole row.
 pub const RULE_DENY_COLUMN: &str = "deny_column";
 /// SQL the analyser cannot read, with `policy.unparsed = "deny"`.
 pub const RULE_UNPARSED: &str = "unparsed";

@@ -1072,3 +1072,110 @@ fn field_actions_line_outputs_up_with_fields() {
         [FieldAction::Pass]
     );
 }
+
+// === the invariant, over generated statements ===
+
+/// SELECT-list items over `guests g` (and a subquery `s` of it), masked and clear, bare and not.
+const ITEMS: &[&str] = &[
+    "g.id",
+    "g.phone",
+    "g.email",
+    "g.national_id AS n",
+    "upper(g.phone)",
+    "g.phone || 'x'",
+    "length(g.email)",
+    "g",
+    "row_to_json(g)",
+    "1",
+    "$1",
+    "(SELECT s.phone FROM guests s WHERE s.id = g.id)",
+    "CASE WHEN g.phone = $2 THEN 1 END",
+    "count(*) OVER ()",
+    "g.*",
+];
+
+const CONDITIONS: &[&str] = &[
+    "",
+    " WHERE g.id = $3",
+    " WHERE g.phone = $3",
+    " WHERE g.phone LIKE $3",
+    " WHERE g.phone IS NULL",
+    " WHERE g.email > $3",
+    " WHERE g.phone = g.email",
+    " ORDER BY g.phone",
+    " ORDER BY g.id",
+];
+
+const SHAPES: &[&str] = &[
+    "SELECT {items} FROM guests g{cond}",
+    "WITH w AS (SELECT {items} FROM guests g{cond}) SELECT * FROM w",
+    "SELECT * FROM (SELECT {items} FROM guests g{cond}) q",
+];
+
+/// Whether a value of this lineage carries a column marketing sees masked.
+fn carries_masked(roles: &RoleSet, l: &ResolvedLineage) -> bool {
+    match l {
+        ResolvedLineage::Bare(c) => matches!(access(roles, c), Some(ColumnAccess::Masked(_))),
+        ResolvedLineage::Derived { columns, rows } => {
+            columns
+                .iter()
+                .any(|c| matches!(access(roles, c), Some(ColumnAccess::Masked(_))))
+                || rows
+                    .iter()
+                    .any(|t| table_protected(roles, &t.schema, &t.name))
+        }
+        ResolvedLineage::WholeRow(t) => table_protected(roles, &t.schema, &t.name),
+        ResolvedLineage::Constant => false,
+        ResolvedLineage::Unknown => true,
+    }
+}
+
+proptest::proptest! {
+    /// SPEC: for a role that sees a column masked, no value of it nor anything computed from it
+    /// reaches the client in clear. Every allowed statement's fields that carry a masked column
+    /// are masked or redacted, whether the server names their origin (plain columns) or not.
+    #[test]
+    fn allowed_statements_never_pass_masked_values_in_clear(
+        shape in proptest::sample::select(SHAPES),
+        items in proptest::collection::vec(proptest::sample::select(ITEMS), 1..4),
+        cond in proptest::sample::select(CONDITIONS),
+        preds in proptest::sample::select(&["equality", "allow", "deny"][..]),
+    ) {
+        let sql = shape.replace("{items}", &items.join(", ")).replace("{cond}", cond);
+        let p = policy(&format!("masked_predicates = \"{preds}\""));
+        let roles = p.role_set(["marketing"]);
+        let snap = hotel();
+        let a = analyze_one(&sql);
+        let r = resolve(&a, &snap, &path());
+        if let Verdict::Allow { masked } = decide(&p, &roles, &a, &r, &snap, &path()) {
+            // What PostgreSQL would report: a plain column's table and number, else 0.
+            let origins: Vec<(TableOid, AttNum)> = r
+                .outputs
+                .iter()
+                .map(|o| match &o.lineage {
+                    ResolvedLineage::Bare(c) => (c.table, c.attnum),
+                    ResolvedLineage::Derived { .. }
+                    | ResolvedLineage::WholeRow(_)
+                    | ResolvedLineage::Constant
+                    | ResolvedLineage::Unknown => (TableOid(0), AttNum(0)),
+                })
+                .collect();
+            let zeros = vec![(TableOid(0), AttNum(0)); origins.len()];
+            for fields in [&origins, &zeros] {
+                let actions = field_actions(&roles, &snap, &a, &r, fields);
+                for (o, action) in r.outputs.iter().zip(&actions) {
+                    if carries_masked(&roles, &o.lineage) {
+                        proptest::prop_assert_ne!(*action, FieldAction::Pass, "{}", sql);
+                    }
+                }
+            }
+            for o in &r.outputs {
+                if let ResolvedLineage::Bare(c) = &o.lineage {
+                    if carries_masked(&roles, &o.lineage) {
+                        proptest::prop_assert!(masked.contains(&c.qualified()), "{}", sql);
+                    }
+                }
+            }
+        }
+    }
+}
