@@ -260,7 +260,9 @@ impl Inspector {
             &self.snapshot,
             &self.search_path,
         );
-        let touches_personal = decide::touches_personal(&self.roles, &resolved);
+        // Unparsed SQL (relayed under `policy.unparsed = "allow"`) may touch anything.
+        let touches_personal =
+            decide::touches_personal(&self.roles, &resolved) || analysis.is_opaque();
         let d = Arc::new(Decided {
             op: op_of(&analysis),
             analysis,
