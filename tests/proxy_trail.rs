@@ -195,7 +195,14 @@ async fn keygen(dir: &Path) -> TestResult {
 struct Knobs {
     parameters: &'static str,
     checkpoint_every_records: u64,
+    /// `audit.segment_max_bytes`: small values make the proxy rotate, seal and compress often.
+    segment_max_bytes: u64,
 }
+
+/// The SPEC's default `audit.segment_max_bytes` (64 MiB): one segment for a whole test.
+const BIG_SEGMENTS: u64 = 64 << 20;
+/// The smallest `audit.segment_max_bytes`: a segment every dozen records or so.
+const SMALL_SEGMENTS: u64 = 4096;
 
 /// A running `trailmask proxy`; killed (SIGKILL) if dropped before `stop` or `kill`.
 struct Proxy {
@@ -233,6 +240,7 @@ group_commit_ms = 2
 signing_key = "{key}"
 checkpoint_every_records = {every}
 checkpoint_every_secs = 3600
+segment_max_bytes = {segment_max_bytes}
 on_failure = "block"
 parameters = "{parameters}"
 hash_key_env = "{HASH_KEY_ENV}"
@@ -245,6 +253,7 @@ address = "127.0.0.1:{metrics_port}"
             key = setup.signing_key().display(),
             every = knobs.checkpoint_every_records,
             parameters = knobs.parameters,
+            segment_max_bytes = knobs.segment_max_bytes,
         );
         let path = setup.work.path().join(format!("trailmask-{port}.toml"));
         std::fs::write(&path, config)?;
@@ -541,6 +550,17 @@ fn db_error(e: &tokio_postgres::Error) -> (Option<String>, String) {
 
 // === end to end ===
 
+/// `trailmask_audit_fsync_seconds_count` from `GET /metrics`.
+async fn fsync_count(proxy: &Proxy) -> TestResult<u64> {
+    let (status, body) = proxy.get("/metrics").await?;
+    assert_eq!(status, 200, "{body}");
+    let value = body
+        .lines()
+        .find_map(|l| l.strip_prefix("trailmask_audit_fsync_seconds_count "))
+        .ok_or("no trailmask_audit_fsync_seconds_count in /metrics")?;
+    Ok(value.trim().parse()?)
+}
+
 #[tokio::test]
 async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key() -> TestResult {
     require_proxy!("the trail is written by the proxy");
@@ -551,6 +571,7 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
         &Knobs {
             parameters: "hashed",
             checkpoint_every_records: 6,
+            segment_max_bytes: BIG_SEGMENTS,
         },
     )
     .await?;
@@ -572,7 +593,14 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
 
     // bob (`clerk`): allowed, refused, failing.
     let s = proxy.connect(MD5_USER).await?;
+    // strict: a lone statement's record is fsynced before the statement runs.
+    let fsyncs_before = fsync_count(&proxy).await?;
     let rows = timeout(OP_TIMEOUT, s.simple_query(STMT_ALLOWED)).await??;
+    let fsyncs_after = fsync_count(&proxy).await?;
+    assert!(
+        fsyncs_after > fsyncs_before,
+        "no trail fsync for a statement under strict ({fsyncs_before} -> {fsyncs_after})"
+    );
     let n = rows
         .iter()
         .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
@@ -799,6 +827,19 @@ async fn crash_client(client: usize, conn: String, acked: Arc<Mutex<Vec<String>>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_strict_loses_no_statement_that_reached_the_database() -> TestResult {
     require_proxy!("the trail is written by the proxy");
+    sigkill_under_strict(BIG_SEGMENTS).await
+}
+
+/// The same crash while the proxy rotates, seals and compresses a segment every few records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_strict_with_4k_segments_loses_nothing() -> TestResult {
+    require_proxy!("the trail is written by the proxy");
+    sigkill_under_strict(SMALL_SEGMENTS).await
+}
+
+/// Four clients, a SIGKILL, verify, the trail against the clients and the database, a restart
+/// on the same trail, one more statement, a clean stop, verify with the key.
+async fn sigkill_under_strict(segment_max_bytes: u64) -> TestResult {
     /// Kill once this many results have reached the clients (or at the deadline below).
     const ACKED_BEFORE_KILL: usize = 200;
     /// Fewer than this by the deadline means the proxy barely serves: a failure in itself.
@@ -807,6 +848,7 @@ async fn sigkill_under_strict_loses_no_statement_that_reached_the_database() -> 
     let knobs = Knobs {
         parameters: "clear",
         checkpoint_every_records: 50,
+        segment_max_bytes,
     };
     let proxy = Proxy::start(&setup, &knobs).await?;
 
@@ -844,6 +886,7 @@ async fn sigkill_under_strict_loses_no_statement_that_reached_the_database() -> 
     // The crashed trail verifies (an unsealed tail is a warning, not a break).
     let (code, text) = verify(&setup.trail, Some(&setup.public_key()), &[]).await?;
     assert_eq!(code, 0, "{text}");
+    eprintln!("crash: verify after the kill:\n{text}");
 
     // Every acknowledged statement, and every row in the database, has its statement record.
     let in_trail = |records: &[Value]| -> BTreeSet<String> {
@@ -879,6 +922,13 @@ async fn sigkill_under_strict_loses_no_statement_that_reached_the_database() -> 
         in_db += 1;
     }
     assert!(in_db > 0, "no row reached the database");
+    eprintln!(
+        "crash ({segment_max_bytes} B segments): {} results acknowledged, {in_db} rows in the \
+         database, {} records in {} segments before the kill",
+        acked.len(),
+        records.len(),
+        segments(&setup.trail)?.len()
+    );
 
     // What recovery must do: the newest segment's torn bytes and whether it ends sealed.
     let newest = segments(&setup.trail)?
@@ -887,6 +937,7 @@ async fn sigkill_under_strict_loses_no_statement_that_reached_the_database() -> 
     let bytes = segment_bytes(&newest)?;
     let torn = bytes.len() - bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
     let ends_sealed = records.last().is_some_and(|r| kind(r) == "checkpoint");
+    eprintln!("crash: newest segment has a torn tail of {torn} bytes; sealed: {ends_sealed}");
     let head_before = records.last().map(seq).unwrap_or(0);
 
     // Restarted on the same trail: recovery, then service.
@@ -988,6 +1039,7 @@ async fn disk_full_refuses_with_58030_then_serves_again_and_the_trail_verifies()
         &Knobs {
             parameters: "clear",
             checkpoint_every_records: 1000,
+            segment_max_bytes: BIG_SEGMENTS,
         },
     )
     .await?;
@@ -1021,6 +1073,10 @@ async fn disk_full_refuses_with_58030_then_serves_again_and_the_trail_verifies()
         }
     }
     let refused = refused.ok_or("500 statements served on a full disk")?;
+    eprintln!(
+        "disk full: {} statements served, then {refused} refused",
+        acked.len()
+    );
     let again = "INSERT INTO crash_log (tag) VALUES ('refused-again')";
     let e = timeout(OP_TIMEOUT, s.simple_query(again))
         .await
@@ -1063,6 +1119,10 @@ async fn disk_full_refuses_with_58030_then_serves_again_and_the_trail_verifies()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!(
+        "disk full: served again {:?} after space returned",
+        freed.elapsed()
+    );
     let s2 = proxy.connect(MD5_USER).await?;
     let sql = "INSERT INTO crash_log (tag) VALUES ('new-session')".to_owned();
     timeout(OP_TIMEOUT, s2.simple_query(&sql)).await??;
