@@ -260,7 +260,9 @@ impl Inspector {
             &self.snapshot,
             &self.search_path,
         );
-        let touches_personal = decide::touches_personal(&self.roles, &resolved);
+        // Unparsed SQL (relayed under `policy.unparsed = "allow"`) may touch anything.
+        let touches_personal =
+            decide::touches_personal(&self.roles, &resolved) || analysis.is_opaque();
         let d = Arc::new(Decided {
             op: op_of(&analysis),
             analysis,
@@ -365,9 +367,7 @@ impl Inspector {
     /// The field of a result that holds a personal table's `subject_key` (the first one), so
     /// the `result` record can say whose data was returned.
     pub fn subject_field(&self, fields: &[crate::session::rewrite::FieldInfo]) -> Option<usize> {
-        if self.trail().is_none() {
-            return None;
-        }
+        self.trail()?;
         fields.iter().position(|f| {
             let Some(rel) = self.snapshot.relation(f.table_oid) else {
                 return false;
