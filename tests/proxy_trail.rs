@@ -550,6 +550,31 @@ fn db_error(e: &tokio_postgres::Error) -> (Option<String>, String) {
 
 // === end to end ===
 
+/// Waits until `GET /checkpoint` serves the newest checkpoint line of the file, byte for byte
+/// (the writer publishes a checkpoint once it is durable, so it may trail the file a moment).
+async fn served_checkpoint(proxy: &Proxy, trail: &Path) -> TestResult<Value> {
+    let deadline = Instant::now() + RECORD_TIMEOUT;
+    loop {
+        let newest = trail_lines(trail)?
+            .into_iter()
+            .rev()
+            .find(|l| l.contains(r#""kind":"checkpoint""#));
+        let (status, body) = proxy.get("/checkpoint").await?;
+        if let Some(line) = &newest {
+            if status == 200 && body == format!("{line}\n") {
+                return Ok(serde_json::from_str(line)?);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "GET /checkpoint = {status} {body:?}; newest checkpoint in the file: {newest:?}"
+            )
+            .into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// `trailmask_audit_fsync_seconds_count` from `GET /metrics`.
 async fn fsync_count(proxy: &Proxy) -> TestResult<u64> {
     let (status, body) = proxy.get("/metrics").await?;
@@ -737,29 +762,7 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
         dump()
     );
 
-    // GET /checkpoint serves the newest checkpoint line of the file (the writer publishes it
-    // once durable, so allow it a moment to catch up with the file).
-    let deadline = Instant::now() + RECORD_TIMEOUT;
-    let served = loop {
-        let newest = trail_lines(&setup.trail)?
-            .into_iter()
-            .rev()
-            .find(|l| l.contains(r#""kind":"checkpoint""#));
-        let (status, body) = proxy.get("/checkpoint").await?;
-        if let Some(line) = &newest {
-            if status == 200 && body == format!("{line}\n") {
-                break line.clone();
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "GET /checkpoint = {status} {body:?}; newest checkpoint in the file: {newest:?}"
-            )
-            .into());
-        }
-        tokio::time::sleep(POLL).await;
-    };
-    let served: Value = serde_json::from_str(&served)?;
+    let served = served_checkpoint(&proxy, &setup.trail).await?;
 
     proxy.stop().await?;
     let key = setup.public_key();
@@ -958,6 +961,8 @@ async fn sigkill_under_strict(segment_max_bytes: u64) -> TestResult {
     let after = "INSERT INTO crash_log (tag) VALUES ('after-restart')";
     timeout(OP_TIMEOUT, s.simple_query(after)).await??;
     drop(s);
+    // The restarted proxy serves the newest checkpoint, recovered or written since.
+    served_checkpoint(&proxy, &setup.trail).await?;
     proxy.stop().await?;
 
     let records = trail_records(&setup.trail)?;
