@@ -140,6 +140,13 @@ impl Relay {
                 self.batches_sent += 1;
                 Ok(Action::Forward)
             }
+            b'c' | b'f' => {
+                let withdrawn = self.tracker.on_copy_end();
+                self.batches_sent = self
+                    .batches_sent
+                    .saturating_sub(u64::try_from(withdrawn).unwrap_or(0));
+                Ok(Action::Forward)
+            }
             b'F' => {
                 // A fast-path call names a function by OID: nothing to analyse, so a masked
                 // login is refused (fail closed).
