@@ -590,7 +590,9 @@ impl Writer {
         if w.opts.compress_sealed {
             for seg in &found {
                 let plain = w.chain_dir.join(&seg.name);
-                if !seg.compressed && plain.exists() {
+                // Recovery may have removed an empty newest segment whose name the new segment
+                // now reuses: that file is live, not sealed, and must never be compressed away.
+                if seg.name != w.cur.name && !seg.compressed && plain.exists() {
                     if let Err(e) = segment::compress(&w.chain_dir, &seg.name) {
                         tracing::warn!(segment = %seg.name, error = %e, "cannot compress sealed segment");
                     }
@@ -856,10 +858,11 @@ impl Writer {
                 .saturating_add(u64::try_from(self.written).unwrap_or(u64::MAX));
             self.pending.clear();
             self.written = 0;
+            // `failing` is cleared only by `retry`, after `writable`, so a task woken by
+            // `wait_writable` finds `is_writable()` true.
             self.durable_tx.send_if_modified(|s| {
-                let changed = s.seq != self.pending_seq || s.failing;
+                let changed = s.seq != self.pending_seq;
                 s.seq = self.pending_seq;
-                s.failing = false;
                 changed
             });
             if let Some((seq, line)) = self.cp_pending.take() {
