@@ -1,0 +1,812 @@
+//! The masking attack corpus (issue 4): well over 50 query shapes, each run through the proxy
+//! as a role that sees personal columns masked, against a real PostgreSQL holding known values
+//! (`support/masking.rs`). Every byte that comes back — values, errors, notices, notifications,
+//! parameter statuses, COPY data — is scanned for every known clear value in several forms.
+//!
+//! Each case says what SPEC.md ("Masking — what must hold") requires of it:
+//! [`Expect::Refused`] (SQLSTATE 42501 before the statement runs), [`Expect::Masked`] (rows come
+//! back, masked), [`Expect::Allowed`] (runs; rows optional), [`Expect::NoLeak`] (the SPEC allows
+//! either a refusal or masked/redacted rows) or [`Expect::ErrorScrubbed`] (PostgreSQL's error
+//! keeps its SQLSTATE, loses DETAIL/HINT/CONTEXT and every value). Single statements run twice:
+//! simple Query (text) and Parse/Bind/Execute/Sync without Describe, results binary.
+//!
+//! Each case also says what PostgreSQL alone does with it ([`Direct`]); the test
+//! `every_attack_is_live_against_postgresql_alone` checks that against the database directly, so
+//! no case passes only because PostgreSQL itself would refuse or return nothing.
+//!
+//! After every case the session must still answer `SELECT 1`, and nothing the case could have
+//! written (loot table, new tables, large objects, sequence, guests, payments) may have changed.
+//!
+//! `TRAILMASK_TEST_TARGET=direct` runs the corpus against PostgreSQL and shows it failing.
+
+#[path = "support/lib.rs"]
+mod support;
+
+#[path = "support/masking.rs"]
+mod masking;
+
+use std::collections::BTreeSet;
+
+use masking::{
+    describe_errors, errors, extended_binary, leaks_in, needles, restore, rows, short, simple,
+    state, text_rows, tx_status, Hotel, Needle,
+};
+use support::raw::{self, Message, RawConn};
+use support::TestResult;
+
+/// What SPEC.md requires of a case run through the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// ErrorResponse 42501 and nothing executed: no row, no COPY data, no CommandComplete.
+    Refused,
+    /// No error, at least one row (or COPY data), no clear value.
+    Masked,
+    /// No error, no clear value (the statement may return no rows).
+    Allowed,
+    /// Either `Refused` or `Masked`/`Allowed`: the SPEC lets trailmask refuse or redact.
+    NoLeak,
+    /// PostgreSQL's error with this SQLSTATE, without DETAIL, HINT, CONTEXT/WHERE or a value.
+    ErrorScrubbed(&'static str),
+}
+
+/// What PostgreSQL alone does with the case (checked by a test of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direct {
+    /// A known clear value comes back somewhere (for `ErrorScrubbed`: with that error).
+    Leaks,
+    /// It runs without error (the leak is indirect: an oracle, a side effect, a computed value).
+    Runs,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    name: &'static str,
+    login: &'static str,
+    /// Statements run first on the same connection (simple Query); each must succeed.
+    setup: &'static [&'static str],
+    sql: &'static str,
+    expect: Expect,
+    direct: Direct,
+    /// Several statements in one Query: not sent as one Parse.
+    simple_only: bool,
+}
+
+const fn case(
+    name: &'static str,
+    login: &'static str,
+    sql: &'static str,
+    expect: Expect,
+    direct: Direct,
+) -> Case {
+    Case {
+        name,
+        login,
+        setup: &[],
+        sql,
+        expect,
+        direct,
+        simple_only: false,
+    }
+}
+
+impl Case {
+    const fn after(mut self, setup: &'static [&'static str]) -> Case {
+        self.setup = setup;
+        self
+    }
+
+    const fn simple_only(mut self) -> Case {
+        self.simple_only = true;
+        self
+    }
+}
+
+/// A case as marketing: everything personal masked but the e-mail address.
+const fn mk(name: &'static str, sql: &'static str, expect: Expect, direct: Direct) -> Case {
+    case(name, "marketing", sql, expect, direct)
+}
+
+use Direct::{Leaks, Runs};
+use Expect::{Allowed, ErrorScrubbed, Masked, NoLeak, Refused};
+
+const CORPUS: &[Case] = &[
+    // --- bare columns: masked where the rows go to the client (rule 1) ---
+    mk("bare columns", "SELECT name, phone, national_id, passport_no, birthday, address FROM guests", Masked, Leaks),
+    mk("star", "SELECT * FROM guests", Masked, Leaks),
+    mk("aliases", "SELECT g.phone AS p, g.national_id AS \"n\" FROM guests AS g", Masked, Leaks),
+    mk("subquery, bare", "SELECT p FROM (SELECT phone AS p FROM guests) s", Masked, Leaks),
+    mk("CTE, bare", "WITH c AS (SELECT phone, national_id FROM guests) SELECT * FROM c", Masked, Leaks),
+    mk("join, bare", "SELECT b.id, g.name, g.phone FROM bookings b JOIN guests g ON g.id = b.guest_id", Masked, Leaks),
+    mk("equality predicate", "SELECT id, phone FROM guests WHERE phone = '0987654321'", Masked, Leaks),
+    mk("IN predicate", "SELECT id, national_id FROM guests WHERE national_id IN ('F223456789', 'A812345678')", Masked, Leaks),
+    mk("IS NOT NULL predicate", "SELECT name FROM guests WHERE phone IS NOT NULL", Masked, Leaks),
+    mk("ordered by a clear column", "SELECT phone FROM guests ORDER BY id LIMIT 2", Masked, Leaks),
+    mk("grouped by the key, bare output", "SELECT id, phone FROM guests GROUP BY id", Masked, Leaks),
+    mk("payments, bare", "SELECT card_number, card_holder FROM payments", Masked, Leaks),
+    mk("three-table join, bare", "SELECT g.name, p.card_number FROM payments p JOIN bookings b ON b.id = p.booking_id JOIN guests g ON g.id = b.guest_id", Masked, Leaks),
+    mk("VALUES join on equality", "SELECT g.id FROM guests g JOIN (VALUES ('0900000000')) v(p) ON g.phone = v.p", Allowed, Runs),
+    mk("scalar subquery, bare", "SELECT (SELECT phone FROM guests WHERE id = 1) AS p", NoLeak, Leaks),
+    mk("LATERAL alias, bare", "SELECT g.id, x.p2 FROM guests g, LATERAL (SELECT g.phone AS p2) x", NoLeak, Leaks),
+    mk("DateStyle SQL, DMY", "SELECT birthday FROM guests", Masked, Leaks).after(&["SET DateStyle = 'SQL, DMY'"]),
+    mk("DateStyle German", "SELECT birthday FROM guests", Masked, Leaks).after(&["SET DateStyle = 'German'"]),
+    // --- views ---
+    mk("view, plain columns", "SELECT name, phone, email FROM guest_contacts", Masked, Leaks),
+    mk("view, computed columns", "SELECT shout, phone_copy FROM guest_shout", Masked, Leaks),
+    mk("view, star", "SELECT * FROM guest_shout", Masked, Leaks),
+    mk("view column in a function", "SELECT upper(phone) FROM guest_contacts", Refused, Leaks),
+    mk("view column in LIKE", "SELECT id FROM guest_contacts WHERE phone LIKE '09%'", Refused, Runs),
+    // --- functions ---
+    mk("upper()", "SELECT upper(national_id), upper(name) FROM guests", Refused, Leaks),
+    mk("lower()", "SELECT lower(passport_no) FROM guests", Refused, Leaks),
+    mk("substr()", "SELECT substr(phone, 1, 10) FROM guests", Refused, Leaks),
+    mk("concat()", "SELECT concat(phone, '') FROM guests", Refused, Leaks),
+    mk("format()", "SELECT format('%s/%s', national_id, address) FROM guests", Refused, Leaks),
+    mk("coalesce()", "SELECT coalesce(phone, 'none') FROM guests", Refused, Leaks),
+    mk("nullif()", "SELECT nullif(address, '') FROM guests", Refused, Leaks),
+    mk("greatest()", "SELECT greatest(passport_no, '') FROM guests", Refused, Leaks),
+    mk("reverse(reverse())", "SELECT reverse(reverse(phone)) FROM guests", Refused, Leaks),
+    mk("hex encoding", "SELECT encode(convert_to(name, 'UTF8'), 'hex') FROM guests", Refused, Leaks),
+    mk("md5()", "SELECT md5(phone) FROM guests", Refused, Runs),
+    mk("length()", "SELECT id, length(address) FROM guests", Refused, Runs),
+    mk("json_build_object()", "SELECT json_build_object('p', phone) FROM guests", Refused, Leaks),
+    mk("ARRAY[]", "SELECT ARRAY[phone, national_id] FROM guests", Refused, Leaks),
+    mk("ROW()", "SELECT ROW(name, phone) FROM guests", Refused, Leaks),
+    mk("xmlelement() (unparsed)", "SELECT xmlelement(name x, phone) FROM guests", Refused, Leaks),
+    mk("overlay()", "SELECT overlay(national_id placing 'X' from 1 for 1) FROM guests", Refused, Leaks),
+    mk("COLLATE", "SELECT phone COLLATE \"C\" FROM guests", NoLeak, Leaks),
+    // --- casts ---
+    mk("cast to bigint", "SELECT replace(phone, '-', '')::bigint FROM guests", Refused, Leaks),
+    mk("cast plus one", "SELECT phone::bigint + 1 FROM guests WHERE id = 1", Refused, Runs),
+    mk("CAST AS varchar", "SELECT CAST(national_id AS varchar(20)) FROM guests", Refused, Leaks),
+    mk("date to text", "SELECT birthday::text FROM guests", Refused, Leaks),
+    mk("text to bytea", "SELECT phone::bytea FROM guests", Refused, Leaks),
+    mk("cast to char(4)", "SELECT national_id::char(4) FROM guests", Refused, Runs),
+    // --- operators ---
+    mk("|| operator", "SELECT phone || '' FROM guests", Refused, Leaks),
+    mk("LIKE in the select list", "SELECT national_id LIKE 'F2%' FROM guests", Refused, Runs),
+    mk("comparison in the select list", "SELECT phone = '0987000000' FROM guests", Refused, Runs),
+    mk("date arithmetic", "SELECT birthday + 1 FROM guests", Refused, Runs),
+    mk("date difference", "SELECT birthday - date '1985-01-01' FROM guests", Refused, Runs),
+    mk("modulo on a card number", "SELECT card_number::numeric % 100000000 FROM payments", Refused, Runs),
+    mk("OPERATOR() syntax", "SELECT 'x' OPERATOR(pg_catalog.||) phone FROM guests", Refused, Leaks),
+    // --- CASE ---
+    mk("CASE on LIKE", "SELECT CASE WHEN phone LIKE '09%' THEN 'mobile' ELSE 'landline' END FROM guests", Refused, Runs),
+    mk("CASE passing the value", "SELECT CASE WHEN id > 0 THEN address END FROM guests", Refused, Leaks),
+    // --- aggregates ---
+    mk("string_agg()", "SELECT string_agg(phone, ',') FROM guests", Refused, Leaks),
+    mk("array_agg()", "SELECT array_agg(national_id) FROM guests", Refused, Leaks),
+    mk("min()/max()", "SELECT min(phone), max(national_id) FROM guests", Refused, Leaks),
+    mk("min() of a date", "SELECT min(birthday) FROM guests WHERE id = 1", Refused, Leaks),
+    mk("json_agg()", "SELECT json_agg(name) FROM guests", Refused, Leaks),
+    mk("count(DISTINCT)", "SELECT count(DISTINCT phone) FROM guests", Refused, Runs),
+    mk("FILTER on LIKE", "SELECT count(*) FILTER (WHERE phone LIKE '0987%') FROM guests", Refused, Runs),
+    mk("mode() WITHIN GROUP", "SELECT mode() WITHIN GROUP (ORDER BY passport_no) FROM guests", Refused, Leaks),
+    // --- windows ---
+    mk("first_value() OVER", "SELECT first_value(phone) OVER (ORDER BY id) FROM guests", Refused, Leaks),
+    mk("window ordered by a masked column", "SELECT id, row_number() OVER (ORDER BY national_id) FROM guests", Refused, Runs),
+    mk("lag() OVER", "SELECT id, lag(address) OVER (ORDER BY id) FROM guests", Refused, Leaks),
+    mk("PARTITION BY a masked column", "SELECT id, count(*) OVER (PARTITION BY birthday) FROM guests", Refused, Runs),
+    mk("named WINDOW on a masked column", "SELECT id, rank() OVER w FROM guests WINDOW w AS (ORDER BY phone)", Refused, Runs),
+    // --- ordering, grouping, DISTINCT ON ---
+    mk("ORDER BY a masked column", "SELECT id FROM guests ORDER BY phone", Refused, Runs),
+    mk("ORDER BY … DESC LIMIT 1", "SELECT id FROM guests ORDER BY national_id DESC LIMIT 1", Refused, Runs),
+    mk("masked output ordered by itself", "SELECT phone FROM guests ORDER BY phone", Refused, Leaks),
+    mk("GROUP BY a masked column", "SELECT birthday, count(*) FROM guests GROUP BY birthday", Refused, Leaks),
+    mk("GROUP BY an expression", "SELECT count(*) FROM guests GROUP BY substr(phone, 1, 4)", Refused, Runs),
+    mk("GROUP BY DISTINCT (unparsed)", "SELECT phone FROM guests GROUP BY DISTINCT phone, id", Refused, Leaks),
+    mk("DISTINCT ON", "SELECT DISTINCT ON (phone) id FROM guests", Refused, Runs),
+    mk("HAVING on max()", "SELECT count(*) FROM guests GROUP BY id HAVING max(national_id) > 'F'", Refused, Runs),
+    // --- predicates beyond equality ---
+    mk("LIKE", "SELECT id FROM guests WHERE phone LIKE '0987%'", Refused, Runs),
+    mk("ILIKE", "SELECT id FROM guests WHERE national_id ILIKE 'f2%'", Refused, Runs),
+    mk("regular expression", "SELECT id FROM guests WHERE national_id ~ '^F2'", Refused, Runs),
+    mk("range", "SELECT id FROM guests WHERE birthday > '1985-01-01'", Refused, Runs),
+    mk("BETWEEN", "SELECT id FROM guests WHERE phone BETWEEN '0987' AND '0988'", Refused, Runs),
+    mk("function in WHERE", "SELECT id FROM guests WHERE length(name) = 3", Refused, Runs),
+    mk("masked column on both sides", "SELECT id FROM guests WHERE phone = national_id", Refused, Runs),
+    mk("OR with LIKE", "SELECT id FROM guests WHERE phone = '0900000000' OR address LIKE '台北%'", Refused, Runs),
+    mk("EXISTS with LIKE", "SELECT 1 WHERE EXISTS (SELECT 1 FROM guests WHERE national_id LIKE 'F22%')", Refused, Runs),
+    mk("JOIN ON LIKE", "SELECT b.id FROM bookings b JOIN guests g ON g.id = b.guest_id AND g.phone LIKE '0987%'", Refused, Runs),
+    mk("self-join on a masked column", "SELECT g1.id FROM guests g1 JOIN guests g2 ON g1.phone = g2.phone", Refused, Runs),
+    mk("IN (subquery of a masked column)", "SELECT id FROM guests WHERE phone IN (SELECT phone FROM guests WHERE id = 1)", Refused, Runs),
+    mk("VALUES join on LIKE", "SELECT g.id FROM guests g JOIN (VALUES ('0987%')) v(p) ON g.phone LIKE v.p", Refused, Runs),
+    mk("EXPLAIN ANALYZE with LIKE", "EXPLAIN ANALYZE SELECT id FROM guests WHERE phone LIKE '0987%'", Refused, Runs),
+    // --- laundering through subqueries, CTEs, UNION ---
+    mk("subquery computes", "SELECT x FROM (SELECT lower(national_id) AS x FROM guests) s", Refused, Leaks),
+    mk("scalar subquery computes", "SELECT (SELECT upper(address) FROM guests WHERE id = 1)", Refused, Leaks),
+    mk("CTE computes", "WITH c AS (SELECT phone || '' AS p FROM guests) SELECT p FROM c", Refused, Leaks),
+    mk("function over a CTE alias", "WITH c AS MATERIALIZED (SELECT phone AS p FROM guests) SELECT upper(p) FROM c", Refused, Leaks),
+    mk("function over a subquery alias", "SELECT concat(s.n, '') FROM (SELECT national_id AS n FROM guests) s", Refused, Leaks),
+    mk("subquery ordered by a masked column", "SELECT * FROM (SELECT id FROM guests ORDER BY phone LIMIT 1) s", Refused, Runs),
+    mk("LATERAL computes", "SELECT v.i, s.u FROM (VALUES (1)) v(i) CROSS JOIN LATERAL (SELECT upper(phone) AS u FROM guests) s", Refused, Leaks),
+    mk("recursive CTE computes", "WITH RECURSIVE r(p, n) AS (SELECT phone, 1 FROM guests WHERE id = 1 UNION ALL SELECT p || '', n + 1 FROM r WHERE n < 2) SELECT p FROM r", Refused, Leaks),
+    mk("UNION of masked columns", "SELECT phone FROM guests UNION SELECT national_id FROM guests", NoLeak, Leaks),
+    mk("UNION ALL with a literal", "SELECT address FROM guests WHERE id = 1 UNION ALL SELECT 'x'", NoLeak, Leaks),
+    mk("UNION ALL of a function", "SELECT upper(phone) FROM guests UNION ALL SELECT 'x'", Refused, Leaks),
+    // --- whole-row references ---
+    mk("whole row g", "SELECT g FROM guests g", Refused, Leaks),
+    mk("row_to_json(g)", "SELECT row_to_json(g) FROM guests g", Refused, Leaks),
+    mk("g::text", "SELECT g::text FROM guests g", Refused, Leaks),
+    mk("to_jsonb(g)", "SELECT to_jsonb(g) FROM guests g", Refused, Leaks),
+    mk("whole row of payments", "SELECT p::text FROM payments p", Refused, Leaks),
+    mk("whole row in WHERE", "SELECT id FROM guests g WHERE g::text LIKE '%0987%'", Refused, Runs),
+    mk("json_populate_record(row_to_json(g))", "SELECT json_populate_record(NULL::guests, row_to_json(g)) FROM guests g", Refused, Leaks),
+    mk("field of a whole row", "SELECT (g).phone FROM guests g", NoLeak, Leaks),
+    // --- data written elsewhere ---
+    mk("INSERT … SELECT", "INSERT INTO loot SELECT phone FROM guests", Refused, Runs),
+    mk("INSERT … VALUES (subquery)", "INSERT INTO loot VALUES ((SELECT national_id FROM guests WHERE id = 1))", Refused, Runs),
+    mk("CTE feeding INSERT", "WITH x AS (SELECT address FROM guests) INSERT INTO loot SELECT * FROM x", Refused, Runs),
+    mk("CREATE TABLE AS", "CREATE TABLE ctas_loot AS SELECT phone FROM guests", Refused, Runs),
+    mk("SELECT INTO", "SELECT phone INTO into_loot FROM guests", Refused, Runs),
+    mk("UPDATE … SET x = phone", "UPDATE guests SET address = phone WHERE id = 1", Refused, Runs),
+    mk("UPDATE … SET x = (subquery)", "UPDATE loot SET t = (SELECT national_id FROM guests WHERE id = 1)", Refused, Runs),
+    mk("data-modifying CTE", "WITH u AS (UPDATE guests SET created_at = created_at WHERE id = 2 RETURNING phone) INSERT INTO loot SELECT phone FROM u", Refused, Runs),
+    mk("UPDATE … RETURNING, bare", "UPDATE guests SET created_at = created_at WHERE id = 1 RETURNING phone, national_id, name", Masked, Leaks),
+    mk("UPDATE … RETURNING a function", "UPDATE guests SET created_at = created_at WHERE id = 1 RETURNING upper(address)", Refused, Leaks),
+    // --- COPY … TO ---
+    mk("COPY (SELECT) TO STDOUT", "COPY (SELECT phone FROM guests) TO STDOUT", Refused, Leaks),
+    mk("COPY table TO STDOUT", "COPY guests TO STDOUT", Refused, Leaks),
+    mk("COPY columns TO STDOUT", "COPY guests (id, national_id) TO STDOUT", Refused, Leaks),
+    mk("COPY binary TO STDOUT", "COPY (SELECT name FROM guests) TO STDOUT (FORMAT binary)", Refused, Leaks),
+    mk("COPY payments TO STDOUT", "COPY payments TO STDOUT", Refused, Leaks),
+    // --- side effects ---
+    mk("set_config(application_name)", "SELECT set_config('application_name', phone, false) FROM guests WHERE id = 1", Refused, Leaks),
+    mk("set_config(custom)", "SELECT set_config('app.x', national_id, false) FROM guests WHERE id = 1", Refused, Leaks),
+    mk("setval()", "SELECT setval('loot_seq', replace(phone, '-', '')::bigint) FROM guests WHERE id = 1", Refused, Leaks),
+    mk("pg_notify()", "SELECT pg_notify('ch', phone) FROM guests WHERE id = 1", Refused, Leaks).after(&["LISTEN ch"]),
+    mk("advisory lock", "SELECT pg_advisory_lock(hashtext(phone)) FROM guests WHERE id = 1", Refused, Runs),
+    mk("advisory xact lock", "SELECT pg_try_advisory_xact_lock(replace(phone, '-', '')::bigint) FROM guests WHERE id = 1", Refused, Runs),
+    mk("lo_from_bytea() of a literal", "SELECT lo_from_bytea(0, '\\x00'::bytea)", Refused, Runs),
+    mk("large object of a masked value", "SELECT lo_from_bytea(0, convert_to(phone, 'UTF8')) FROM guests WHERE id = 1", Refused, Runs),
+    // --- SQL given as text, data read out of band ---
+    mk("query_to_xml()", "SELECT query_to_xml('SELECT phone FROM guests', true, false, '')", Refused, Leaks),
+    mk("table_to_xml()", "SELECT table_to_xml('guests', true, false, '')", Refused, Leaks),
+    mk("query_to_xml_and_xmlschema()", "SELECT query_to_xml_and_xmlschema('SELECT national_id FROM guests', true, false, '')", Refused, Leaks),
+    mk("pg_read_file()", "SELECT pg_read_file('@EXPORT_FILE@')", Refused, Leaks),
+    mk("pg_read_binary_file()", "SELECT pg_read_binary_file('@EXPORT_FILE@')", Refused, Leaks),
+    mk("dblink()", "SELECT * FROM dblink('@DBA_CONN@', 'SELECT phone FROM guests') AS t(p text)", Refused, Leaks),
+    mk("dblink_connect()", "SELECT dblink_connect('c1', '@DBA_CONN@')", Refused, Runs),
+    // --- DO blocks and functions outside pg_catalog ---
+    mk("DO with RAISE NOTICE", "DO $$BEGIN RAISE NOTICE '%', (SELECT phone FROM guests WHERE id = 1); END$$", Refused, Leaks),
+    mk("DO with set_config", "DO $$BEGIN PERFORM set_config('application_name', (SELECT national_id FROM guests WHERE id = 1), false); END$$", Refused, Leaks),
+    mk("DO doing nothing", "DO $$BEGIN NULL; END$$", Refused, Runs),
+    mk("untrusted function of a masked column", "SELECT public.leak(phone) FROM guests", Refused, Leaks),
+    mk("untrusted function, unqualified", "SELECT leak(address) FROM guests", Refused, Leaks),
+    mk("untrusted function without arguments", "SELECT public.peek()", Refused, Leaks),
+    mk("untrusted function in WHERE", "SELECT id FROM guests WHERE public.leak(phone) = '0'", Refused, Runs),
+    mk("trusted function over a computed value", "SELECT public.room_rate(length(phone)) FROM guests", Refused, Runs),
+    // --- catalog views that expose data or other sessions' SQL ---
+    mk("pg_stats histogram", "SELECT histogram_bounds::text FROM pg_stats WHERE tablename = 'guests'", Refused, Leaks),
+    mk("pg_stats star", "SELECT * FROM pg_stats WHERE tablename = 'guests' AND attname = 'phone'", Refused, Leaks),
+    mk("pg_statistic", "SELECT stavalues1::text FROM pg_statistic", Refused, Leaks),
+    mk("pg_stats_ext", "SELECT * FROM pg_stats_ext", Refused, Runs),
+    mk("pg_stat_activity", "SELECT query FROM pg_stat_activity", Refused, Leaks),
+    mk("pg_catalog.pg_stat_activity", "SELECT query FROM pg_catalog.pg_stat_activity", Refused, Leaks),
+    mk("pg_stat_get_activity()", "SELECT * FROM pg_stat_get_activity(NULL)", Refused, Leaks),
+    mk("pg_stat_statements", "SELECT query FROM pg_stat_statements", Refused, Runs),
+    // --- cursors and prepared statements ---
+    mk("FETCH from a cursor", "FETCH ALL FROM c", Masked, Leaks)
+        .after(&["BEGIN", "DECLARE c CURSOR FOR SELECT name, phone, national_id FROM guests"]),
+    mk("FETCH BACKWARD from a scroll cursor", "FETCH BACKWARD 1 FROM c", Masked, Leaks)
+        .after(&["BEGIN", "DECLARE c SCROLL CURSOR FOR SELECT address FROM guests", "MOVE 2 IN c"]),
+    mk("DECLARE over a function", "DECLARE c CURSOR FOR SELECT upper(phone) FROM guests", Refused, Runs)
+        .after(&["BEGIN"]),
+    mk("EXECUTE a prepared statement", "EXECUTE p", Masked, Leaks)
+        .after(&["PREPARE p AS SELECT phone, birthday FROM guests"]),
+    mk("EXECUTE with a parameter", "EXECUTE r(1)", Masked, Leaks)
+        .after(&["PREPARE r(bigint) AS SELECT address FROM guests WHERE id = $1"]),
+    mk("PREPARE over a function", "PREPARE q AS SELECT lower(national_id) FROM guests", Refused, Runs),
+    // --- SQL the parser cannot read (policy.unparsed = deny) ---
+    mk("TABLE guests", "TABLE guests", NoLeak, Leaks),
+    mk("FOR NO KEY UPDATE", "SELECT phone FROM guests WHERE id = 1 FOR NO KEY UPDATE", NoLeak, Leaks),
+    // --- errors and notices from PostgreSQL ---
+    mk("check violation prints the row", "UPDATE guests SET passport_no = repeat('x', 30) WHERE id = 1", ErrorScrubbed("23514"), Leaks),
+    mk("NOT NULL violation prints the row", "UPDATE guests SET name = NULL WHERE id = 1", ErrorScrubbed("23502"), Leaks),
+    mk("unique violation names the key", "UPDATE guests SET national_id = 'A812345678' WHERE id = 1", ErrorScrubbed("23505"), Leaks),
+    mk("trigger error quotes a value", "UPDATE guests SET email = 'error-quoted@example.com' WHERE id = 1", ErrorScrubbed("P0001"), Leaks),
+    mk("trigger notice quotes a value", "UPDATE guests SET email = 'notice-quoted@example.com' WHERE id = 1", Allowed, Leaks),
+    mk("trigger notice with a bare value", "UPDATE guests SET email = 'notice-bare@example.com' WHERE id = 1", Allowed, Leaks),
+    // --- one refused statement refuses the whole Query ---
+    mk("multi-statement: write, then refused", "INSERT INTO loot VALUES ('first'); SELECT upper(phone) FROM guests", Refused, Leaks).simple_only(),
+    mk("multi-statement: select, refused, select", "SELECT 'before'; SELECT phone::text FROM guests; SELECT 'after'", Refused, Leaks).simple_only(),
+    // --- front_desk: name, phone, national_id clear; card_number denied ---
+    case("deny: select card_number", "front_desk", "SELECT card_number FROM payments", Refused, Leaks),
+    case("deny: star over payments", "front_desk", "SELECT * FROM payments", Refused, Leaks),
+    case("deny: IS NOT NULL", "front_desk", "SELECT count(*) FROM payments WHERE card_number IS NOT NULL", Refused, Runs),
+    case("deny: equality", "front_desk", "SELECT id FROM payments WHERE card_number = '4111000000000000'", Refused, Runs),
+    case("deny: COPY", "front_desk", "COPY payments TO STDOUT", Refused, Leaks),
+    case("deny: whole row", "front_desk", "SELECT p FROM payments p", Refused, Leaks),
+    case("front_desk: masked e-mail", "front_desk", "SELECT name, phone, email, passport_no, birthday, address FROM guests", Masked, Leaks),
+    case("front_desk: function of e-mail", "front_desk", "SELECT upper(email) FROM guests", Refused, Leaks),
+    case("front_desk: string_agg(card_holder)", "front_desk", "SELECT string_agg(card_holder, ',') FROM payments", Refused, Leaks),
+    // --- auditor: everything masked ---
+    case("auditor: star", "auditor", "SELECT * FROM guests", Masked, Leaks),
+    case("auditor: payments", "auditor", "SELECT id, card_number, card_holder FROM payments", Masked, Leaks),
+    case("auditor: function of e-mail", "auditor", "SELECT lower(email) FROM guests", Refused, Leaks),
+    // --- intern: no [roles.*] matches, so policy.default_role ---
+    case("default role: view star", "intern", "SELECT * FROM guest_contacts", Masked, Leaks),
+    case("default role: whole row of a view", "intern", "SELECT row_to_json(c) FROM guest_contacts c", NoLeak, Leaks),
+    case("default role: string_agg", "intern", "SELECT string_agg(email, ',') FROM guests", Refused, Leaks),
+];
+
+/// How a case is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// One Query message, text results.
+    Simple,
+    /// Parse/Bind/Execute/Sync, no Describe, binary results.
+    ExtendedBinary,
+}
+
+/// Everything that came back for one case on one connection.
+struct Run {
+    /// Replies to the setup statements.
+    setup: Vec<Message>,
+    /// Replies to the case itself, up to its ReadyForQuery.
+    attack: Vec<Message>,
+    /// Replies to the clean-up (ROLLBACK if needed) and the `SELECT 1` probe.
+    after: Vec<Message>,
+    /// A setup statement that failed (the case is then not meaningful).
+    setup_error: Option<String>,
+    /// The probe returned `1`.
+    usable: bool,
+}
+
+impl Run {
+    fn all(&self) -> impl Iterator<Item = &Message> {
+        self.setup.iter().chain(&self.attack).chain(&self.after)
+    }
+
+    /// What came back, briefly, for a failure report.
+    fn summary(&self) -> String {
+        let tags: String = self.attack.iter().map(|m| char::from(m.tag)).collect();
+        let errs = describe_errors(&self.attack);
+        let rows = text_rows(&self.attack)
+            .map(|rows| {
+                rows.iter()
+                    .take(2)
+                    .map(|r| format!("{r:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        format!(
+            "messages {tags:?}; errors [{errs}]; first rows {}",
+            short(&rows)
+        )
+    }
+}
+
+async fn run_case(hotel: &Hotel, case: &Case, proto: Proto, direct: bool) -> TestResult<Run> {
+    let mut conn = if direct {
+        hotel.raw_direct(case.login).await?
+    } else {
+        hotel.raw(case.login).await?
+    };
+    let mut run = Run {
+        setup: Vec::new(),
+        attack: Vec::new(),
+        after: Vec::new(),
+        setup_error: None,
+        usable: false,
+    };
+    for statement in case.setup {
+        let replies = simple(&mut conn, statement).await?;
+        if !errors(&replies).is_empty() && run.setup_error.is_none() {
+            run.setup_error = Some(format!(
+                "setup `{statement}` failed: {}",
+                describe_errors(&replies)
+            ));
+        }
+        run.setup.extend(replies);
+    }
+    let sql = hotel.expand(case.sql)?;
+    run.attack = match proto {
+        Proto::Simple => simple(&mut conn, &sql).await?,
+        Proto::ExtendedBinary => extended_binary(&mut conn, &sql).await?,
+    };
+    if tx_status(&run.attack) != Some(b'I') {
+        run.after.extend(simple(&mut conn, "ROLLBACK").await?);
+    }
+    let probe = simple(&mut conn, "SELECT 1").await?;
+    run.usable = text_rows(&probe)? == vec![vec![Some("1".to_owned())]];
+    run.after.extend(probe);
+    Ok(run)
+}
+
+/// Field codes PostgreSQL uses for DETAIL, HINT and CONTEXT (the WHERE field).
+const SCRUBBED_FIELDS: [(u8, &str); 3] = [(b'D', "DETAIL"), (b'H', "HINT"), (b'W', "CONTEXT")];
+
+/// What is wrong with a run through the proxy (empty: the case holds).
+fn judge(case: &Case, run: &Run, needles: &[Needle]) -> TestResult<Vec<String>> {
+    let mut problems = Vec::new();
+    if let Some(e) = &run.setup_error {
+        problems.push(e.clone());
+    }
+    let all: Vec<Message> = run.all().cloned().collect();
+    for leak in leaks_in(&all, needles) {
+        problems.push(format!("leaked {leak}"));
+    }
+    // Every error and notice to a role with masked columns loses DETAIL, HINT, CONTEXT.
+    for msg in all.iter().filter(|m| m.tag == b'E' || m.tag == b'N') {
+        let fields = msg.fields();
+        for (code, name) in SCRUBBED_FIELDS {
+            if let Some(value) = fields.get(&code) {
+                problems.push(format!(
+                    "{} kept {name}: {}",
+                    if msg.tag == b'E' { "error" } else { "notice" },
+                    short(value)
+                ));
+            }
+        }
+    }
+    if !run.usable {
+        problems.push("the session did not answer SELECT 1 afterwards".to_owned());
+    }
+    let errs = errors(&run.attack);
+    let data = rows(&run.attack)?.len() + run.attack.iter().filter(|m| m.tag == b'd').count();
+    let completed = run.attack.iter().filter(|m| m.tag == b'C').count();
+    let refused = errs.len() == 1
+        && errs.first().and_then(|e| e.sqlstate()).as_deref() == Some("42501")
+        && data == 0
+        && completed == 0;
+    match case.expect {
+        Expect::Refused => {
+            if !refused {
+                problems.push(format!(
+                    "expected one 42501 and nothing executed, got {} error(s), {data} row(s), \
+                     {completed} CommandComplete",
+                    errs.len()
+                ));
+            }
+        }
+        Expect::Masked => {
+            if !errs.is_empty() || data == 0 {
+                problems.push(format!(
+                    "expected masked rows, got {} error(s) and {data} row(s)",
+                    errs.len()
+                ));
+            }
+        }
+        Expect::Allowed => {
+            if !errs.is_empty() {
+                problems.push("expected it to run, got an error".to_owned());
+            }
+        }
+        Expect::NoLeak => {
+            if !errs.is_empty() && !refused {
+                problems.push("expected a 42501 refusal or a result, got another error".to_owned());
+            }
+        }
+        Expect::ErrorScrubbed(code) => {
+            let first = errs.first().and_then(|e| e.sqlstate());
+            if first.as_deref() != Some(code) {
+                problems.push(format!("expected PostgreSQL's {code}, got {first:?}"));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Runs every case through the target, in both protocols, and reports every failure at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_attack_shape_reveals_a_masked_value() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let superuser = hotel.superuser().await?;
+    // Another session whose last statement names personal values, for pg_stat_activity.
+    let witness = hotel.connect_direct("dba").await?;
+    witness
+        .simple_query(
+            "SELECT count(*) FROM guests WHERE national_id = 'F223456789' AND phone = '0987654321'",
+        )
+        .await?;
+    let baseline = state(&superuser).await?;
+
+    let shapes: BTreeSet<(&str, &str, &[&str])> =
+        CORPUS.iter().map(|c| (c.login, c.sql, c.setup)).collect();
+    assert!(
+        shapes.len() >= 50,
+        "the corpus has only {} distinct shapes",
+        shapes.len()
+    );
+
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for case in CORPUS {
+        let needles = needles(case.login);
+        for proto in [Proto::Simple, Proto::ExtendedBinary] {
+            if proto == Proto::ExtendedBinary && case.simple_only {
+                continue;
+            }
+            runs += 1;
+            let run = run_case(&hotel, case, proto, false).await?;
+            let mut problems = judge(case, &run, &needles)?;
+            let after = state(&superuser).await?;
+            if after != baseline {
+                problems.push(format!("side effect: {after} (was {baseline})"));
+                restore(&superuser).await?;
+            }
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "[{}] as {} via {proto:?}: {}\n      expected {:?}; {}\n      got: {}",
+                    case.name,
+                    case.login,
+                    short(case.sql),
+                    case.expect,
+                    problems.join("; "),
+                    run.summary()
+                ));
+            }
+        }
+    }
+    drop(witness);
+    eprintln!(
+        "attack corpus: {} shapes, {runs} runs, {} failing",
+        shapes.len(),
+        failures.len()
+    );
+    for failure in &failures {
+        eprintln!("  {failure}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} attack runs failed (listed above); proxy log tail:\n{}",
+        failures.len(),
+        tail(&hotel.proxy_log(), 40)
+    );
+    Ok(())
+}
+
+/// The corpus is live: against PostgreSQL alone, every case runs (none passes only because
+/// the database refuses it) and those marked `Leaks` do reveal a known value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attack_is_live_against_postgresql_alone() -> TestResult {
+    let hotel = Hotel::database_only().await?;
+    let superuser = hotel.superuser().await?;
+    let witness = hotel.connect_direct("dba").await?;
+    witness
+        .simple_query(
+            "SELECT count(*) FROM guests WHERE national_id = 'F223456789' AND phone = '0987654321'",
+        )
+        .await?;
+    let mut failures = Vec::new();
+    for case in CORPUS {
+        let run = run_case(&hotel, case, Proto::Simple, true).await?;
+        restore(&superuser).await?;
+        let all: Vec<Message> = run.all().cloned().collect();
+        let leaks = leaks_in(&all, &needles(case.login));
+        let errs = errors(&run.attack);
+        let mut problems = Vec::new();
+        if let Some(e) = &run.setup_error {
+            problems.push(e.clone());
+        }
+        match case.expect {
+            Expect::ErrorScrubbed(code) => {
+                let first = errs.first().and_then(|e| e.sqlstate());
+                if first.as_deref() != Some(code) {
+                    problems.push(format!("expected error {code}, got {first:?}"));
+                }
+            }
+            Expect::Refused | Expect::Masked | Expect::Allowed | Expect::NoLeak => {
+                if !errs.is_empty() {
+                    problems.push(format!(
+                        "PostgreSQL refused it: {}",
+                        describe_errors(&errs_owned(&errs))
+                    ));
+                }
+            }
+        }
+        if case.direct == Direct::Leaks && leaks.is_empty() {
+            problems.push("no known value came back".to_owned());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "[{}] as {}: {}: {}",
+                case.name,
+                case.login,
+                short(case.sql),
+                problems.join("; ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "cases that are not live against PostgreSQL:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
+}
+
+fn errs_owned(errs: &[&Message]) -> Vec<Message> {
+    errs.iter().map(|m| (*m).clone()).collect()
+}
+
+/// A refusal behaves as a PostgreSQL error would (SPEC.md): inside a transaction block the
+/// transaction fails and rolls back; a multi-statement Query is refused before any of it runs;
+/// in the extended protocol everything up to Sync is discarded; the session stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_behave_like_postgresql_errors() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let superuser = hotel.superuser().await?;
+    let loot = || async {
+        let rows = superuser
+            .query_one("SELECT count(*) FROM loot", &[])
+            .await?;
+        TestResult::Ok(rows.get::<_, i64>(0))
+    };
+    let mut conn = hotel.raw("marketing").await?;
+
+    // Inside BEGIN: refused, transaction failed (E), 25P02 until ROLLBACK, write undone.
+    let r = simple(&mut conn, "BEGIN").await?;
+    assert_eq!(tx_status(&r), Some(b'T'), "{}", describe_errors(&r));
+    let r = simple(&mut conn, "INSERT INTO loot VALUES ('inside')").await?;
+    assert!(errors(&r).is_empty(), "{}", describe_errors(&r));
+    let r = simple(&mut conn, "SELECT upper(phone) FROM guests").await?;
+    assert_eq!(sqlstates(&r), ["42501"], "refusal inside BEGIN");
+    assert_eq!(
+        tx_status(&r),
+        Some(b'E'),
+        "transaction not failed after a refusal"
+    );
+    let r = simple(&mut conn, "SELECT 1").await?;
+    assert_eq!(
+        sqlstates(&r),
+        ["25P02"],
+        "statement after a refusal in BEGIN"
+    );
+    let r = simple(&mut conn, "COMMIT").await?;
+    assert_eq!(tags(&r), ["ROLLBACK"], "COMMIT of a failed transaction");
+    assert_eq!(tx_status(&r), Some(b'I'));
+    assert_eq!(
+        loot().await?,
+        0,
+        "the write before the refusal was committed"
+    );
+    let r = simple(&mut conn, "SELECT 1").await?;
+    assert_eq!(text_rows(&r)?, vec![vec![Some("1".to_owned())]]);
+
+    // A multi-statement Query with one refused statement: refused whole, nothing runs.
+    let r = simple(
+        &mut conn,
+        "INSERT INTO loot VALUES ('first'); SELECT string_agg(phone, ',') FROM guests; \
+         INSERT INTO loot VALUES ('last')",
+    )
+    .await?;
+    assert_eq!(sqlstates(&r), ["42501"], "multi-statement refusal");
+    assert!(
+        tags(&r).is_empty(),
+        "part of a refused Query ran: {:?}",
+        tags(&r)
+    );
+    assert_eq!(
+        loot().await?,
+        0,
+        "the first statement of a refused Query ran"
+    );
+
+    // Extended protocol: refused at Parse, Bind/Describe/Execute discarded up to Sync.
+    let mut out = raw::parse("", b"SELECT upper(national_id) FROM guests");
+    out.extend(raw::bind("", "", &[], 0));
+    out.extend(raw::frame(b'D', b"P\0"));
+    out.extend(raw::execute(""));
+    out.extend(raw::sync());
+    conn.send(&out).await?;
+    let r = conn.until_ready().await?;
+    let tags_seen: String = r.iter().map(|m| char::from(m.tag)).collect();
+    assert_eq!(tags_seen, "EZ", "extended refusal: {}", describe_errors(&r));
+    assert_eq!(sqlstates(&r), ["42501"]);
+    let r = extended_binary(&mut conn, "SELECT 1::int4").await?;
+    assert_eq!(
+        rows(&r)?,
+        vec![vec![Some(1i32.to_be_bytes().to_vec())]],
+        "extended protocol after a refusal"
+    );
+
+    // Extended, pipelined: an allowed write, then a refused statement, one Sync. PostgreSQL
+    // runs the batch as one implicit transaction, so the error undoes the write.
+    let mut out = raw::parse("", b"INSERT INTO loot VALUES ('pipelined')");
+    out.extend(raw::bind("", "", &[], 0));
+    out.extend(raw::execute(""));
+    out.extend(raw::parse("", b"SELECT min(phone) FROM guests"));
+    out.extend(raw::bind("", "", &[], 0));
+    out.extend(raw::execute(""));
+    out.extend(raw::sync());
+    conn.send(&out).await?;
+    let r = conn.until_ready().await?;
+    assert_eq!(sqlstates(&r), ["42501"], "pipelined refusal");
+    assert_eq!(tx_status(&r), Some(b'I'));
+    assert_eq!(
+        loot().await?,
+        0,
+        "a write pipelined before a refusal was committed"
+    );
+
+    // Extended inside BEGIN: the transaction fails.
+    simple(&mut conn, "BEGIN").await?;
+    let r = extended_binary(&mut conn, "SELECT max(national_id) FROM guests").await?;
+    assert_eq!(sqlstates(&r), ["42501"]);
+    assert_eq!(tx_status(&r), Some(b'E'), "extended refusal inside BEGIN");
+    let r = simple(&mut conn, "ROLLBACK").await?;
+    assert_eq!(tx_status(&r), Some(b'I'));
+
+    // And the session still works for what is allowed.
+    let r = simple(
+        &mut conn,
+        "SELECT count(*) FROM guests WHERE phone = '0987654321'",
+    )
+    .await?;
+    assert_eq!(text_rows(&r)?, vec![vec![Some("1".to_owned())]]);
+    let all_needles = needles("marketing");
+    let leaks = leaks_in(&r, &all_needles);
+    assert!(leaks.is_empty(), "{leaks:?}");
+    close(conn).await
+}
+
+/// COPY data through tokio-postgres (`copy_out`): refused for masked columns, and the error has
+/// no value in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_out_of_masked_columns_is_refused() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let client = hotel.connect("marketing").await?;
+    let marketing = needles("marketing");
+    for sql in [
+        "COPY guests TO STDOUT",
+        "COPY (SELECT phone, national_id FROM guests) TO STDOUT WITH (FORMAT csv)",
+        "COPY (SELECT name FROM guests) TO STDOUT WITH (FORMAT binary)",
+    ] {
+        let outcome = match client.copy_out(sql).await {
+            Ok(stream) => {
+                use futures_util::TryStreamExt;
+                let chunks: Vec<bytes::Bytes> = stream.try_collect().await?;
+                Err(chunks.concat())
+            }
+            Err(e) => Ok(e),
+        };
+        match outcome {
+            Ok(e) => {
+                assert_eq!(support::sqlstate(&e), Some("42501"), "{sql}: {e}");
+                let text = format!("{e:?}");
+                let leaks = masking::find_needles(text.as_bytes(), &marketing);
+                assert!(leaks.is_empty(), "{sql}: the error names {leaks:?}");
+            }
+            Err(data) => {
+                let leaks = masking::find_needles(&data, &marketing);
+                panic!(
+                    "{sql}: COPY ran ({} bytes; clear values: {leaks:?})",
+                    data.len()
+                );
+            }
+        }
+    }
+    let r = client.query_one("SELECT 1::int4", &[]).await?;
+    assert_eq!(r.get::<_, i32>(0), 1);
+    Ok(())
+}
+
+fn sqlstates(messages: &[Message]) -> Vec<String> {
+    errors(messages)
+        .iter()
+        .filter_map(|e| e.sqlstate())
+        .collect()
+}
+
+/// CommandComplete tags.
+fn tags(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| m.tag == b'C')
+        .map(|m| {
+            String::from_utf8_lossy(m.body.strip_suffix(b"\0").unwrap_or(&m.body)).into_owned()
+        })
+        .collect()
+}
+
+async fn close(mut conn: RawConn) -> TestResult {
+    conn.send(&raw::frame(b'X', &[])).await?;
+    Ok(())
+}
+
+fn tail(log: &str, lines: usize) -> String {
+    let all: Vec<&str> = log.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
