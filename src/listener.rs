@@ -47,6 +47,7 @@ pub async fn run(
     opts: ListenerOptions,
     upstream: UpstreamOptions,
     metrics: ProxyMetrics,
+    guard: Arc<crate::session::guard::Guard>,
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop_tx, stop_rx) = watch::channel(STOP_RUNNING);
@@ -57,6 +58,7 @@ pub async fn run(
         metrics: metrics.clone(),
         cancels: CancelRegistry::default(),
         hard_stop: stop_rx,
+        guard,
     };
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     let mut sessions = JoinSet::new();

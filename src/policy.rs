@@ -12,6 +12,7 @@
 //! `config::policy`'s job; this module's constructors take values that are already typed.
 //! Deciding a statement (`decide`) needs the SQL analysis and is built on top of this.
 
+pub mod decide;
 mod error;
 mod matrix;
 pub mod roles;

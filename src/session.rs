@@ -7,8 +7,11 @@
 mod auth;
 pub mod cancel;
 pub mod extended;
+pub mod guard;
 mod outbox;
+pub mod rewrite;
 mod run;
+mod splice;
 mod startup;
 pub mod state;
 
@@ -44,6 +47,8 @@ pub struct SessionContext {
     pub cancels: CancelRegistry,
     /// The stop level (`listener::STOP_*`): draining closes idle sessions, `STOP_NOW` all.
     pub hard_stop: watch::Receiver<u8>,
+    /// Policy, analysis cache, catalog and trail, shared by every session.
+    pub guard: std::sync::Arc<guard::Guard>,
 }
 
 /// A session id, unique within this process run; the trail pairs it with the chain.

@@ -8,10 +8,17 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::catalog::Catalog;
 use crate::config::{self, Config};
 use crate::error::{Error, Kind, Result, Source};
+use crate::metrics::policy::PolicyMetrics;
 use crate::metrics::proxy::ProxyMetrics;
+use crate::metrics::trail::TrailMetrics;
 use crate::metrics::Probes;
+use crate::policy::Policy;
+use crate::session::guard::Guard;
+use crate::trail::record::{Body, ConfigRecord};
+use crate::trail::writer::{Trail, TrailHandle};
 use crate::upstream::UpstreamOptions;
 
 #[derive(Debug, clap::Args)]
@@ -37,10 +44,31 @@ pub fn run(args: Args) -> Result<u8> {
         })?;
     let path = args.config.clone();
     runtime.block_on(async move {
-        let shutdown = stop_signal(path)?;
-        serve(config, shutdown, |_| {}).await
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
+        let shutdown = stop_signal(path, reload_tx)?;
+        serve(config, shutdown, reload_rx, |_| {}).await
     })?;
     Ok(0)
+}
+
+/// The `config` record: the policy's hash and its role x column matrix.
+fn config_record(policy: &Policy) -> Body {
+    Body::Config(ConfigRecord {
+        policy_hash: policy.hash().to_hex().to_string(),
+        policy: serde_json::to_value(policy.matrix()).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+/// Appends the `config` record of `policy`.
+async fn record_policy(trail: &TrailHandle, policy: &Policy) -> Result<()> {
+    trail.append(config_record(policy)).await.map_err(|e| {
+        Error::new(
+            Kind::Trail,
+            Source::Trail,
+            format!("writing the config record: {e}"),
+        )
+    })?;
+    Ok(())
 }
 
 /// Binds both addresses and serves until `shutdown` completes. `on_bound` learns the actual
@@ -48,11 +76,65 @@ pub fn run(args: Args) -> Result<u8> {
 pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
+    mut reloads: tokio::sync::mpsc::UnboundedReceiver<Policy>,
     on_bound: impl FnOnce(Bound),
 ) -> Result<()> {
     let registry = prometheus::Registry::new();
     let metrics = ProxyMetrics::register(&registry, OPS)
         .map_err(|e| Error::internal(format!("registering metrics: {e}")))?;
+    let policy = config.policy;
+    let columns: Vec<String> = policy
+        .personal_columns()
+        .map(|(c, _)| c.to_string())
+        .collect();
+    let policy_metrics = PolicyMetrics::register(
+        &registry,
+        &policy.role_names(),
+        &columns,
+        crate::policy::decide::RULES,
+    )
+    .map_err(|e| Error::internal(format!("registering metrics: {e}")))?;
+    let trail: Option<Trail> = match config.audit {
+        Some(opts) => {
+            let trail_metrics = TrailMetrics::register(&registry);
+            let trail = tokio::task::spawn_blocking(move || {
+                crate::trail::writer::start(opts, trail_metrics)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("starting the trail writer: {e}")))??;
+            Some(trail)
+        }
+        None => {
+            tracing::warn!("no [audit] section: trailmask runs without a trail");
+            None
+        }
+    };
+    let handle = trail.as_ref().map(Trail::handle);
+    if let Some(h) = &handle {
+        record_policy(h, &policy).await?;
+    }
+    let hash_key = match &handle {
+        Some(h) => h.hash_key_bytes(),
+        None => {
+            let mut k = [0u8; 32];
+            getrandom::fill(&mut k)
+                .map_err(|e| Error::internal(format!("random hash key: {e}")))?;
+            k
+        }
+    };
+    let catalog = config
+        .catalog
+        .map(|c| Catalog::new(c, config.upstream.address.clone()));
+    if catalog.is_none() && policy.tables().values().next().is_some() {
+        tracing::warn!("no [catalog] section: logins with masked columns are refused every statement that names a table");
+    }
+    let guard = Arc::new(Guard::new(
+        policy,
+        catalog,
+        handle.clone(),
+        hash_key,
+        policy_metrics,
+    ));
     let listener = TcpListener::bind(&config.listen.address)
         .await
         .map_err(|e| {
@@ -91,6 +173,20 @@ pub async fn serve(
     on_bound(bound);
     let probes = Arc::new(ProxyProbes {
         upstream: config.upstream.clone(),
+        trail: handle.clone(),
+    });
+    let reload_guard = Arc::clone(&guard);
+    let reloader = tokio::spawn(async move {
+        while let Some(policy) = reloads.recv().await {
+            if let Some(t) = &reload_guard.trail {
+                if let Err(e) = record_policy(t, &policy).await {
+                    tracing::error!(error = %e, "SIGHUP: the new policy could not be recorded; keeping the old one");
+                    continue;
+                }
+            }
+            reload_guard.set_policy(policy);
+            tracing::info!("SIGHUP: new policy in force for sessions that start from now on");
+        }
     });
     let (metrics_stop_tx, metrics_stop_rx) = watch::channel(false);
     let metrics_server = tokio::spawn(crate::metrics::server::serve(
@@ -99,9 +195,26 @@ pub async fn serve(
         probes,
         metrics_stop_rx,
     ));
-    crate::listener::run(listener, config.listen, config.upstream, metrics, shutdown).await;
+    crate::listener::run(
+        listener,
+        config.listen,
+        config.upstream,
+        metrics,
+        Arc::clone(&guard),
+        shutdown,
+    )
+    .await;
+    reloader.abort();
     let _ = metrics_stop_tx.send(true);
     let _ = metrics_server.await;
+    drop(guard);
+    if let Some(trail) = trail {
+        match tokio::task::spawn_blocking(move || trail.shutdown()).await {
+            Ok(Ok(())) => tracing::info!("trail sealed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "sealing the trail failed"),
+            Err(e) => tracing::error!(error = %e, "sealing the trail failed"),
+        }
+    }
     tracing::info!("trailmask stopped");
     Ok(())
 }
@@ -115,10 +228,16 @@ pub struct Bound {
 
 struct ProxyProbes {
     upstream: UpstreamOptions,
+    trail: Option<TrailHandle>,
 }
 
 impl Probes for ProxyProbes {
     async fn ready(&self) -> std::result::Result<(), String> {
+        if let Some(t) = &self.trail {
+            if !t.is_writable() {
+                return Err("the audit trail cannot be written".to_owned());
+            }
+        }
         if crate::upstream::probe(&self.upstream).await {
             Ok(())
         } else {
@@ -130,12 +249,16 @@ impl Probes for ProxyProbes {
     }
 
     fn latest_checkpoint(&self) -> Option<String> {
-        None
+        self.trail.as_ref().and_then(TrailHandle::latest_checkpoint)
     }
 }
 
-/// Completes on SIGINT or SIGTERM. SIGHUP re-validates `path` and logs the outcome.
-fn stop_signal(path: PathBuf) -> Result<impl Future<Output = ()>> {
+/// Completes on SIGINT or SIGTERM. SIGHUP re-validates `path`, logs the outcome and sends a valid
+/// policy to `reloads` (the rest of the file needs a restart to change).
+fn stop_signal(
+    path: PathBuf,
+    reloads: tokio::sync::mpsc::UnboundedSender<Policy>,
+) -> Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let err =
         |e| Error::new(Kind::Io, Source::Internal, "installing signal handlers").with_cause(e);
@@ -147,17 +270,25 @@ fn stop_signal(path: PathBuf) -> Result<impl Future<Output = ()>> {
             tokio::select! {
                 _ = term.recv() => { tracing::info!("SIGTERM: stopping"); return; }
                 _ = int.recv() => { tracing::info!("SIGINT: stopping"); return; }
-                _ = hup.recv() => reload(&path),
+                _ = hup.recv() => {
+                    if let Some(policy) = reload(&path) {
+                        let _ = reloads.send(policy);
+                    }
+                }
             }
         }
     })
 }
 
-fn reload(path: &Path) {
+fn reload(path: &Path) -> Option<Policy> {
     match config::load(path) {
-        Ok(_) => tracing::info!(file = %path.display(), "SIGHUP: configuration is valid"),
+        Ok(c) => {
+            tracing::info!(file = %path.display(), "SIGHUP: configuration is valid");
+            Some(c.policy)
+        }
         Err(e) => {
-            tracing::error!(file = %path.display(), problems = %e, "SIGHUP: configuration rejected; keeping the old one")
+            tracing::error!(file = %path.display(), problems = %e, "SIGHUP: configuration rejected; keeping the old one");
+            None
         }
     }
 }

@@ -137,6 +137,50 @@ pub fn describe(buf: &mut BytesMut, kind: u8, name: &[u8]) {
     finish(buf, at);
 }
 
+/// Parse of an unnamed statement without parameter types.
+pub fn parse(buf: &mut BytesMut, name: &[u8], sql: &[u8]) {
+    let at = begin(buf, b'P');
+    put_cstr(buf, name);
+    put_cstr(buf, sql);
+    buf.put_i16(0);
+    finish(buf, at);
+}
+
+/// Bind of `statement` to `portal` with no parameters and text results.
+pub fn bind_empty(buf: &mut BytesMut, portal: &[u8], statement: &[u8]) {
+    let at = begin(buf, b'B');
+    put_cstr(buf, portal);
+    put_cstr(buf, statement);
+    buf.put_i16(0);
+    buf.put_i16(0);
+    buf.put_i16(0);
+    finish(buf, at);
+}
+
+/// Execute of `portal`, all rows.
+pub fn execute(buf: &mut BytesMut, portal: &[u8]) {
+    let at = begin(buf, b'E');
+    put_cstr(buf, portal);
+    buf.put_i32(0);
+    finish(buf, at);
+}
+
+/// DataRow from field values (`None`: NULL).
+pub fn data_row(buf: &mut BytesMut, fields: &[Option<&[u8]>]) {
+    let at = begin(buf, b'D');
+    buf.put_i16(i16::try_from(fields.len()).unwrap_or(i16::MAX));
+    for f in fields {
+        match f {
+            Some(v) => {
+                buf.put_i32(i32::try_from(v.len()).unwrap_or(i32::MAX));
+                buf.put_slice(v);
+            }
+            None => buf.put_i32(-1),
+        }
+    }
+    finish(buf, at);
+}
+
 /// Sync.
 pub fn sync(buf: &mut BytesMut) {
     let at = begin(buf, b'S');

@@ -20,6 +20,9 @@ pub struct StatementRef {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub sql: Bytes,
+    /// Which Parse of this name it is: a Describe answer is kept only for the Parse it asked
+    /// about (the unnamed statement is re-parsed all the time, answers may trail).
+    pub generation: u64,
     /// RowDescription payload from a Describe of the statement, if one was seen.
     pub row_description: Option<Bytes>,
 }
@@ -28,6 +31,8 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 pub struct Portal {
     pub statement: Bytes,
+    /// Generation of the statement when the portal was bound.
+    pub statement_generation: u64,
     /// RowDescription payload of the portal (with the bound result formats), once known.
     pub row_description: Option<Bytes>,
     /// Whether the portal returns no rows (Describe answered NoData).
@@ -37,14 +42,19 @@ pub struct Portal {
 /// One response the server owes, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
+    /// `injected`: trailmask sent the Parse (a refusal) and the client must not see the answer.
     ParseComplete {
         statement: Bytes,
+        injected: bool,
     },
-    BindComplete,
+    BindComplete {
+        injected: bool,
+    },
     CloseComplete,
     /// ParameterDescription, then RowDescription or NoData, for a statement.
     DescribeStatement {
         statement: Bytes,
+        generation: u64,
         got_parameters: bool,
     },
     /// RowDescription or NoData for a portal; `injected` when trailmask sent the Describe itself
@@ -52,6 +62,8 @@ pub enum Expect {
     DescribePortal {
         portal: Bytes,
         injected: bool,
+        /// The portal's statement and its generation when the Describe went out.
+        statement: Option<(Bytes, u64)>,
     },
     /// Rows then CommandComplete / EmptyQueryResponse / PortalSuspended for a portal.
     Execute {
@@ -70,6 +82,9 @@ pub enum Expect {
 pub enum Matched {
     /// Part of a simple Query's results.
     Query,
+    /// The answer (RowDescription or NoData) to a Describe of a portal; `injected` when
+    /// trailmask sent it and the client must not see it.
+    PortalDescription { injected: bool },
     /// Part of an Execute's results for this portal.
     Execute { portal: Bytes },
     /// The answer to a Describe trailmask injected: swallow it.
@@ -84,6 +99,7 @@ pub enum Matched {
 #[derive(Debug, Default)]
 pub struct Tracker {
     expect: VecDeque<Expect>,
+    generation: u64,
     statements: HashMap<Bytes, Prepared>,
     portals: HashMap<Bytes, Portal>,
 }
@@ -113,40 +129,72 @@ impl Tracker {
     }
 
     pub fn on_parse(&mut self, name: Bytes, sql: Bytes) {
+        self.parse(name, sql, false);
+    }
+
+    /// A Parse trailmask sent itself (the refusal statement): its ParseComplete is swallowed.
+    pub fn on_injected_parse(&mut self, name: Bytes, sql: Bytes) {
+        self.parse(name, sql, true);
+    }
+
+    fn parse(&mut self, name: Bytes, sql: Bytes, injected: bool) {
+        self.generation += 1;
         self.statements.insert(
             name.clone(),
             Prepared {
                 sql,
+                generation: self.generation,
                 row_description: None,
             },
         );
-        self.expect
-            .push_back(Expect::ParseComplete { statement: name });
+        self.expect.push_back(Expect::ParseComplete {
+            statement: name,
+            injected,
+        });
     }
 
     pub fn on_bind(&mut self, portal: Bytes, statement: Bytes) {
+        self.bind(portal, statement, false);
+    }
+
+    /// A Bind trailmask sent itself: its BindComplete is swallowed.
+    pub fn on_injected_bind(&mut self, portal: Bytes, statement: Bytes) {
+        self.bind(portal, statement, true);
+    }
+
+    fn bind(&mut self, portal: Bytes, statement: Bytes, injected: bool) {
         // A Bind replaces a portal of the same name (the unnamed one, typically).
         self.portals.insert(
             portal,
             Portal {
+                statement_generation: self.statements.get(&statement).map_or(0, |s| s.generation),
                 statement,
                 row_description: None,
                 no_data: false,
             },
         );
-        self.expect.push_back(Expect::BindComplete);
+        self.expect.push_back(Expect::BindComplete { injected });
     }
 
     pub fn on_describe_statement(&mut self, statement: Bytes) {
+        let generation = self.statements.get(&statement).map_or(0, |s| s.generation);
         self.expect.push_back(Expect::DescribeStatement {
             statement,
+            generation,
             got_parameters: false,
         });
     }
 
     pub fn on_describe_portal(&mut self, portal: Bytes, injected: bool) {
-        self.expect
-            .push_back(Expect::DescribePortal { portal, injected });
+        let statement = self
+            .portals
+            .get(&portal)
+            .map(|p| (p.statement.clone(), p.statement_generation));
+        self.expect.push_back(Expect::DescribePortal {
+            portal,
+            injected,
+            statement,
+        });
     }
 
     pub fn on_execute(&mut self, portal: Bytes) {
@@ -204,11 +252,18 @@ impl Tracker {
                 }
                 Ok(Matched::Other)
             }
-            Expect::ParseComplete { .. } => self.simple_reply(tag, b'1'),
-            Expect::BindComplete => self.simple_reply(tag, b'2'),
-            Expect::CloseComplete => self.simple_reply(tag, b'3'),
+            Expect::ParseComplete { injected, .. } => {
+                let injected = *injected;
+                self.simple_reply(tag, b'1', injected)
+            }
+            Expect::BindComplete { injected } => {
+                let injected = *injected;
+                self.simple_reply(tag, b'2', injected)
+            }
+            Expect::CloseComplete => self.simple_reply(tag, b'3', false),
             Expect::DescribeStatement {
                 statement,
+                generation,
                 got_parameters,
             } => match tag {
                 b't' if !*got_parameters => {
@@ -216,11 +271,13 @@ impl Tracker {
                     Ok(Matched::Other)
                 }
                 b'T' | b'n' => {
-                    let name = statement.clone();
+                    let (name, generation) = (statement.clone(), *generation);
                     self.expect.pop_front();
                     if tag == b'T' {
                         if let Some(s) = self.statements.get_mut(&name) {
-                            s.row_description = Some(payload.clone());
+                            if s.generation == generation {
+                                s.row_description = Some(payload.clone());
+                            }
                         }
                     }
                     Ok(Matched::Other)
@@ -228,9 +285,13 @@ impl Tracker {
                 b'E' => Ok(self.error()),
                 _ => Err("unexpected answer to Describe (statement)"),
             },
-            Expect::DescribePortal { portal, injected } => match tag {
+            Expect::DescribePortal {
+                portal,
+                injected,
+                statement,
+            } => match tag {
                 b'T' | b'n' => {
-                    let (name, injected) = (portal.clone(), *injected);
+                    let (name, injected, statement) = (portal.clone(), *injected, statement.take());
                     self.expect.pop_front();
                     if let Some(p) = self.portals.get_mut(&name) {
                         if tag == b'T' {
@@ -239,11 +300,16 @@ impl Tracker {
                             p.no_data = true;
                         }
                     }
-                    Ok(if injected {
-                        Matched::Injected
-                    } else {
-                        Matched::Other
-                    })
+                    // The statement's shape, for later portals of it (their formats come from
+                    // their Bind), if it is still the same Parse.
+                    if let (b'T', Some((sname, generation))) = (tag, statement) {
+                        if let Some(s) = self.statements.get_mut(&sname) {
+                            if s.generation == generation && s.row_description.is_none() {
+                                s.row_description = Some(payload.clone());
+                            }
+                        }
+                    }
+                    Ok(Matched::PortalDescription { injected })
                 }
                 b'E' => Ok(self.error()),
                 _ => Err("unexpected answer to Describe (portal)"),
@@ -271,10 +337,14 @@ impl Tracker {
         }
     }
 
-    fn simple_reply(&mut self, tag: u8, want: u8) -> Result<Matched, &'static str> {
+    fn simple_reply(&mut self, tag: u8, want: u8, injected: bool) -> Result<Matched, &'static str> {
         if tag == want {
             self.expect.pop_front();
-            Ok(Matched::Other)
+            Ok(if injected {
+                Matched::Injected
+            } else {
+                Matched::Other
+            })
         } else if tag == b'E' {
             Ok(self.error())
         } else {
@@ -294,12 +364,12 @@ impl Tracker {
         while let Some(front) = self.expect.front() {
             match front {
                 Expect::Sync | Expect::Query | Expect::FunctionCall => break,
-                Expect::ParseComplete { statement } => {
+                Expect::ParseComplete { statement, .. } => {
                     let name = statement.clone();
                     self.statements.remove(&name);
                     self.expect.pop_front();
                 }
-                Expect::BindComplete
+                Expect::BindComplete { .. }
                 | Expect::CloseComplete
                 | Expect::DescribeStatement { .. }
                 | Expect::DescribePortal { .. }

@@ -4,7 +4,13 @@
 //! other. Complete frames are scanned in place; frames nothing acts on are forwarded as one slice
 //! of the read buffer.
 
+mod client;
+mod flight;
+mod server;
+
+use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -12,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::auth::{self, AuthError};
 use super::extended::Tracker;
+use super::guard::Inspector;
 use super::outbox::Outbox;
 use super::startup::Opened;
 use super::state::{State, TxStatus};
@@ -20,8 +27,9 @@ use crate::metrics::proxy::ConnectionOutcome;
 use crate::protocol::encode::{self, Severity};
 use crate::protocol::frame::HEADER_LEN;
 use crate::protocol::sqlstate;
-use crate::protocol::{backend, frontend, read_i32};
+use crate::protocol::{backend, read_i32};
 use crate::stream::Stream;
+use crate::trail::record::{Auth, Body, SessionEnd, SessionStart};
 
 /// Stop reading from one side while this much is queued for the other: 1 MiB keeps big results
 /// streaming at full speed without letting one session buffer without bound.
@@ -77,6 +85,23 @@ struct Relay {
     /// Current read sizes per side (see `next_read_size`).
     client_read: usize,
     upstream_read: usize,
+    /// The login's policy view and the trail.
+    insp: Inspector,
+    /// Statements are analysed and results followed (a trail, or a restricted login); when
+    /// false, frames only pass through.
+    active: bool,
+    flights: VecDeque<flight::Flight>,
+    /// Queries, FunctionCalls and Syncs sent upstream; ReadyForQuery messages received.
+    batches_sent: u64,
+    batches_done: u64,
+    prepared: HashMap<Bytes, client::PreparedInfo>,
+    portals: HashMap<Bytes, client::PortalInfo>,
+    /// DDL went through: reload the catalog at the next ReadyForQuery.
+    refresh_pending: bool,
+    metrics: crate::metrics::proxy::ProxyMetrics,
+    statements: u64,
+    bytes_in: u64,
+    bytes_out: u64,
 }
 
 /// Runs an opened session: upstream connect, authentication relay, then the relay loop.
@@ -119,6 +144,20 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         Err(AuthError::Refused(code)) => {
             tracing::info!(user = %identity.user, sqlstate = %code, "login refused by the database");
             ctx.metrics.connection(ConnectionOutcome::AuthFailed);
+            if let Some(trail) = &ctx.guard.trail {
+                let policy = ctx.guard.policy();
+                let role = policy.role_set([identity.user.as_str()]).label();
+                let body = session_start(
+                    &identity,
+                    role,
+                    Auth::Failed {
+                        sqlstate: code.to_string(),
+                    },
+                );
+                if let Err(e) = trail.submit(&body).await {
+                    tracing::warn!(error = %e, "failed login not recorded in the trail");
+                }
+            }
             return;
         }
         Err(AuthError::Client(why)) => {
@@ -141,6 +180,19 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
     ctx.metrics.connection(ConnectionOutcome::Ok);
     tracing::debug!(user = %identity.user, database = %identity.database, tls = identity.tls, "session ready");
     let _cancel_key = authed.cancel_key;
+    let insp = Inspector::start(Arc::clone(&ctx.guard), &identity).await;
+    if let Some(trail) = insp.trail() {
+        let body = session_start(&identity, insp.role.clone(), Auth::Ok);
+        if let Err(e) = trail.submit(&body).await {
+            tracing::warn!(error = %e, "session refused: the audit trail cannot be written");
+            let mut upstream = upstream;
+            let _ = upstream.shutdown().await;
+            let msg = format!("trailmask cannot write its audit trail ({}), so no session can start now; try again shortly or tell the operator", e.reason());
+            super::refuse(client, sqlstate::IO_ERROR, &msg, None).await;
+            return;
+        }
+    }
+    let active = insp.restricted || insp.trail().is_some();
     let state =
         TxStatus::from_byte(authed.status).map_or(State::ready(TxStatus::Idle), State::ready);
     let mut relay = Relay {
@@ -156,8 +208,32 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         tracker: Tracker::new(),
         client_read: READ_MIN,
         upstream_read: READ_MIN,
+        insp,
+        active,
+        flights: VecDeque::new(),
+        batches_sent: 0,
+        batches_done: 0,
+        prepared: HashMap::new(),
+        portals: HashMap::new(),
+        refresh_pending: false,
+        metrics: ctx.metrics.clone(),
+        statements: 0,
+        bytes_in: 0,
+        bytes_out: 0,
     };
     let end = relay.run(ctx).await;
+    if let Some(trail) = relay.insp.trail() {
+        let body = Body::SessionEnd(SessionEnd {
+            session: identity.id.0,
+            statements: relay.statements,
+            bytes_in: relay.bytes_in,
+            bytes_out: relay.bytes_out,
+            reason: end.reason(),
+        });
+        if let Err(e) = trail.submit(&body).await {
+            tracing::warn!(error = %e, "session end not recorded in the trail");
+        }
+    }
     match &end {
         End::ClientLeft | End::Stopped | End::UpstreamLeft => {
             tracing::debug!(?end, "session ended")
@@ -166,6 +242,32 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
             tracing::info!(reason = %why, "session ended: protocol violation")
         }
         End::Io(why) => tracing::info!(reason = %why, "session ended: I/O error"),
+    }
+}
+
+fn session_start(identity: &Identity, role: String, auth: Auth) -> Body {
+    Body::SessionStart(SessionStart {
+        session: identity.id.0,
+        client: identity.client.to_string(),
+        user: identity.user.clone(),
+        role,
+        database: identity.database.clone(),
+        application: identity.application.clone(),
+        tls: identity.tls,
+        auth,
+    })
+}
+
+impl End {
+    /// The trail's `session_end.reason`.
+    fn reason(&self) -> String {
+        match self {
+            End::ClientLeft => "client closed".to_owned(),
+            End::UpstreamLeft => "database closed".to_owned(),
+            End::Stopped => "shutdown".to_owned(),
+            End::ProtocolViolation(why) => format!("protocol violation: {why}"),
+            End::Io(why) => format!("i/o error: {why}"),
+        }
     }
 }
 
@@ -189,8 +291,8 @@ impl Relay {
                 }
             };
             let outcome = match event {
-                Event::ClientData => self.on_client_data(),
-                Event::UpstreamData => self.on_upstream_data(),
+                Event::ClientData => self.on_client_data().await,
+                Event::UpstreamData => self.on_upstream_data().await,
                 Event::ClientClosed => {
                     let _ = self.send_upstream_terminate().await;
                     return End::ClientLeft;
@@ -274,25 +376,27 @@ impl Relay {
     }
 
     /// Scans the complete client frames and queues them for the database.
-    fn on_client_data(&mut self) -> Result<(), String> {
+    async fn on_client_data(&mut self) -> Result<(), String> {
         let mut at = 0usize;
         while let Some((tag, total)) = frame_at(&self.client_in, at, self.max_frame)? {
             self.state = self.state.on_client(tag).map_err(|e| e.to_string())?;
-            let payload = self
-                .client_in
-                .get(at + HEADER_LEN..at + total)
-                .unwrap_or(&[]);
-            track_client(&mut self.tracker, tag, payload)?;
             at += total;
         }
-        if at > 0 {
-            self.to_upstream.push(self.client_in.split_to(at).freeze());
+        if at == 0 {
+            return Ok(());
         }
-        Ok(())
+        let chunk = self.client_in.split_to(at).freeze();
+        if self.active {
+            self.on_client_chunk(chunk).await
+        } else {
+            self.bytes_in += u64::try_from(at).unwrap_or(0);
+            self.to_upstream.push(chunk);
+            Ok(())
+        }
     }
 
     /// Scans the complete server frames and queues them for the client.
-    fn on_upstream_data(&mut self) -> Result<(), String> {
+    async fn on_upstream_data(&mut self) -> Result<(), String> {
         let mut at = 0usize;
         while let Some((tag, total)) = frame_at(&self.upstream_in, at, self.max_frame)? {
             let status = if tag == b'Z' {
@@ -304,31 +408,28 @@ impl Relay {
                 .state
                 .on_server(tag, status)
                 .map_err(|e| format!("from the database: {e}"))?;
-            if tag == b'S' {
+            if !self.active && tag == b'S' {
                 let payload = self
                     .upstream_in
                     .get(at + HEADER_LEN..at + total)
                     .unwrap_or(&[]);
                 if let Some((b"client_encoding", value)) = backend::parameter_status(payload) {
                     self.client_encoding = Some(String::from_utf8_lossy(value).into_owned());
-                    tracing::debug!(encoding = ?self.client_encoding, "client_encoding changed");
-                }
-            }
-            if tag == b'E' {
-                if let Some(fields) = self
-                    .upstream_in
-                    .get(at + HEADER_LEN..at + total)
-                    .and_then(backend::ErrorFields::parse)
-                {
-                    tracing::debug!(sqlstate = ?fields.code(), "database error relayed");
                 }
             }
             at += total;
         }
-        if at > 0 {
-            self.to_client.push(self.upstream_in.split_to(at).freeze());
+        if at == 0 {
+            return Ok(());
         }
-        Ok(())
+        let chunk = self.upstream_in.split_to(at).freeze();
+        if self.active {
+            self.on_upstream_chunk(chunk).await
+        } else {
+            self.bytes_out += u64::try_from(at).unwrap_or(0);
+            self.to_client.push(chunk);
+            Ok(())
+        }
     }
 
     async fn send_upstream_terminate(&mut self) -> io::Result<()> {
@@ -375,40 +476,14 @@ impl Relay {
     }
 }
 
-/// Tells the tracker about a client message that is going upstream.
-fn track_client(tracker: &mut Tracker, tag: u8, payload: &[u8]) -> Result<(), String> {
-    let bad = |what: &str| format!("malformed {what} message");
-    match tag {
-        b'Q' => tracker.on_query(),
-        b'P' => {
-            let (name, sql) = frontend::parse(payload).ok_or_else(|| bad("Parse"))?;
-            tracker.on_parse(Bytes::copy_from_slice(name), Bytes::copy_from_slice(sql));
-        }
-        b'B' => {
-            let (portal, statement) = frontend::bind_names(payload).ok_or_else(|| bad("Bind"))?;
-            tracker.on_bind(
-                Bytes::copy_from_slice(portal),
-                Bytes::copy_from_slice(statement),
-            );
-        }
-        b'D' => match frontend::describe_or_close(payload).ok_or_else(|| bad("Describe"))? {
-            (b'S', name) => tracker.on_describe_statement(Bytes::copy_from_slice(name)),
-            (b'P', name) => tracker.on_describe_portal(Bytes::copy_from_slice(name), false),
-            _ => return Err(bad("Describe")),
-        },
-        b'E' => {
-            let (portal, _) = frontend::execute(payload).ok_or_else(|| bad("Execute"))?;
-            tracker.on_execute(Bytes::copy_from_slice(portal));
-        }
-        b'C' => match frontend::describe_or_close(payload).ok_or_else(|| bad("Close"))? {
-            (kind @ (b'S' | b'P'), name) => tracker.on_close(kind, name),
-            _ => return Err(bad("Close")),
-        },
-        b'S' => tracker.on_sync(),
-        b'F' => tracker.on_function_call(),
-        _ => {}
-    }
-    Ok(())
+/// Tag and end of the whole frame at `at` of a buffer already checked by `frame_at`.
+fn frame_bounds(buf: &[u8], at: usize) -> Option<(u8, usize)> {
+    let rest = buf.get(at..)?;
+    let (&tag, after) = rest.split_first()?;
+    let (len, _) = read_i32(after)?;
+    let total = usize::try_from(len).ok()?.checked_add(1)?;
+    let end = at.checked_add(total)?;
+    (end <= buf.len()).then_some((tag, end))
 }
 
 /// The tag and total length of the complete frame starting at `at`, `None` if incomplete.

@@ -140,6 +140,11 @@ impl HashKey {
         decode_hex_32(&s.trim().to_ascii_lowercase()).map(HashKey)
     }
 
+    /// The key itself, for the `hash` mask (same key, so masked values join with the trail's).
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
     /// Keyed BLAKE3 of `bytes`, as 64 lowercase hex digits.
     pub fn keyed_hex(&self, bytes: &[u8]) -> String {
         blake3::keyed_hash(&self.0, bytes).to_hex().to_string()

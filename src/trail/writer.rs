@@ -257,6 +257,35 @@ impl TrailHandle {
         })
     }
 
+    /// Queues a record without waiting for the writer to chain it: waits only for queue space.
+    /// The seq comes later from [`Pending::receipt`]; a session forwards the statement meanwhile
+    /// (`batched` and `async`), or waits for [`Receipt::durable`] first (`strict`).
+    ///
+    /// # Cancellation safety
+    /// Not cancellation safe, as [`TrailHandle::append`].
+    pub async fn submit(&self, body: &Body) -> Result<Pending, TrailUnavailable> {
+        if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
+            return Err(TrailUnavailable::FAILING);
+        }
+        let rec = Prepared::new(body).map_err(|_| TrailUnavailable::ENCODE)?;
+        let permit = self
+            .tx
+            .reserve()
+            .await
+            .map_err(|_| TrailUnavailable::STOPPED)?;
+        let (reply, answer) = oneshot::channel();
+        permit.send(Request::Append { rec, reply });
+        Ok(Pending {
+            answer,
+            durable: self.durable.clone(),
+        })
+    }
+
+    /// The key of the keyed hashes (for the `hash` mask).
+    pub fn hash_key_bytes(&self) -> [u8; 32] {
+        self.shared.hash_key.bytes()
+    }
+
     /// Whether the trail can be written now (for `/readyz` and 58030 refusals).
     pub fn is_writable(&self) -> bool {
         self.shared.writable.load(Ordering::Acquire)
@@ -292,6 +321,27 @@ impl TrailHandle {
     /// Keyed BLAKE3 (hex) of a parameter or subject id.
     pub fn keyed_hash(&self, bytes: &[u8]) -> String {
         self.shared.hash_key.keyed_hex(bytes)
+    }
+}
+
+/// A record queued by [`TrailHandle::submit`], not yet chained.
+#[derive(Debug)]
+pub struct Pending {
+    answer: oneshot::Receiver<Result<u64, TrailUnavailable>>,
+    durable: watch::Receiver<DurableState>,
+}
+
+impl Pending {
+    /// Waits for the writer to chain the record (usually done by the time anyone asks).
+    ///
+    /// # Cancellation safety
+    /// Not cancellation safe: the answer is consumed.
+    pub async fn receipt(self) -> Result<Receipt, TrailUnavailable> {
+        let seq = self.answer.await.map_err(|_| TrailUnavailable::STOPPED)??;
+        Ok(Receipt {
+            seq,
+            durable: self.durable,
+        })
     }
 }
 

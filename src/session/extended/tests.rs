@@ -53,7 +53,10 @@ fn injected_describe_is_swallowed_and_remembered() {
     t.on_sync();
     let rd = Bytes::from_static(b"\0\x01phone\0");
     feed(&mut t, b"12");
-    assert_eq!(t.on_server(b'T', &rd).unwrap(), Matched::Injected);
+    assert_eq!(
+        t.on_server(b'T', &rd).unwrap(),
+        Matched::PortalDescription { injected: true }
+    );
     assert_eq!(t.portal(b"").unwrap().row_description.as_ref(), Some(&rd));
     feed(&mut t, b"DCZ");
     assert_eq!(t.pending(), 0);

@@ -1,0 +1,500 @@
+//! Client messages that the policy or the trail act on: each Query and Parse is analysed and
+//! decided before it goes upstream, each Bind remembered, each Execute recorded (and, under
+//! `strict`, made durable) before it is forwarded. A refused statement is replaced by one that
+//! fails in the database, so transaction state and Sync skipping stay PostgreSQL's own.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use super::flight::{self, Flight, Kind, Record, Stmt};
+use super::{frame_bounds, Relay};
+use crate::policy::decide::{Refusal, Verdict};
+use crate::protocol::encode;
+use crate::protocol::frame::HEADER_LEN;
+use crate::protocol::frontend;
+use crate::protocol::sqlstate::{self, SqlState};
+use crate::session::guard::Decided;
+use crate::session::splice::Splice;
+use crate::trail::record::Body;
+use crate::trail::writer::{Durability, TrailUnavailable};
+
+/// What becomes of one client frame.
+enum Action {
+    Forward,
+    /// Replaced by these bytes.
+    Replace(BytesMut),
+    /// These bytes go first, then the frame.
+    Prepend(BytesMut),
+}
+
+/// A prepared statement the session knows (by name).
+pub struct PreparedInfo {
+    pub decided: Option<Arc<Decided>>,
+    pub raw: String,
+}
+
+/// A portal the session knows (by name).
+pub struct PortalInfo {
+    pub decided: Option<Arc<Decided>>,
+    pub raw: String,
+    pub params: Vec<Option<String>>,
+    pub formats: Vec<i16>,
+    /// The statement's RowDescription known when the portal was bound.
+    pub statement_rd: Option<Bytes>,
+}
+
+fn bad(what: &str) -> String {
+    format!("malformed {what} message")
+}
+
+/// The message a client gets when the trail cannot be written.
+fn trail_down_message(e: TrailUnavailable) -> String {
+    format!(
+        "trailmask cannot write its audit trail ({}), so no statement can run now; try again shortly or tell the operator",
+        e.reason()
+    )
+}
+
+impl Relay {
+    /// Handles the client frames of `chunk` (whole frames only) and queues them upstream.
+    pub(super) async fn on_client_chunk(&mut self, chunk: Bytes) -> Result<(), String> {
+        let mut splice = Splice::new(chunk);
+        let mut at = 0usize;
+        while let Some((tag, end)) = frame_bounds(splice.chunk(), at) {
+            let payload = splice.chunk().slice(at + HEADER_LEN..end);
+            self.bytes_in += u64::try_from(end - at).unwrap_or(0);
+            match self.client_frame(tag, &payload).await? {
+                Action::Forward => {}
+                Action::Replace(buf) => splice.replace(at, end, &mut self.to_upstream, |s| {
+                    s.extend_from_slice(&buf)
+                }),
+                Action::Prepend(buf) => {
+                    splice.insert(at, &mut self.to_upstream, |s| s.extend_from_slice(&buf))
+                }
+            }
+            at = end;
+        }
+        splice.finish(&mut self.to_upstream);
+        Ok(())
+    }
+
+    async fn client_frame(&mut self, tag: u8, payload: &Bytes) -> Result<Action, String> {
+        match tag {
+            b'Q' => {
+                let sql = frontend::query(payload).ok_or_else(|| bad("Query"))?;
+                self.on_query(sql).await
+            }
+            b'P' => {
+                let (name, sql) = frontend::parse(payload).ok_or_else(|| bad("Parse"))?;
+                self.on_parse(Bytes::copy_from_slice(name), Bytes::copy_from_slice(sql))
+                    .await
+            }
+            b'B' => {
+                let bind = frontend::bind(payload).ok_or_else(|| bad("Bind"))?;
+                self.on_bind(&bind);
+                Ok(Action::Forward)
+            }
+            b'D' => {
+                match frontend::describe_or_close(payload).ok_or_else(|| bad("Describe"))? {
+                    (b'S', name) => self
+                        .tracker
+                        .on_describe_statement(Bytes::copy_from_slice(name)),
+                    (b'P', name) => self
+                        .tracker
+                        .on_describe_portal(Bytes::copy_from_slice(name), false),
+                    _ => return Err(bad("Describe")),
+                }
+                Ok(Action::Forward)
+            }
+            b'E' => {
+                let (portal, _) = frontend::execute(payload).ok_or_else(|| bad("Execute"))?;
+                self.on_execute(Bytes::copy_from_slice(portal)).await
+            }
+            b'C' => {
+                match frontend::describe_or_close(payload).ok_or_else(|| bad("Close"))? {
+                    (kind @ (b'S' | b'P'), name) => {
+                        self.tracker.on_close(kind, name);
+                        if kind == b'S' {
+                            self.prepared.remove(name);
+                        } else {
+                            self.portals.remove(name);
+                        }
+                    }
+                    _ => return Err(bad("Close")),
+                }
+                Ok(Action::Forward)
+            }
+            b'S' => {
+                self.tracker.on_sync();
+                self.batches_sent += 1;
+                Ok(Action::Forward)
+            }
+            b'F' => {
+                // A fast-path call names a function by OID: nothing to analyse, so a masked
+                // login is refused (fail closed).
+                if self.insp.masked {
+                    let message = "trailmask refused this function call: the fast-path FunctionCall message bypasses statement analysis; call the function in a SELECT instead".to_owned();
+                    self.tracker.on_function_call();
+                    self.batches_sent += 1;
+                    let mut buf = BytesMut::new();
+                    encode::query(
+                        &mut buf,
+                        &flight::refusal_sql(sqlstate::INSUFFICIENT_PRIVILEGE),
+                    );
+                    self.push_flight(Kind::Refusal {
+                        code: sqlstate::INSUFFICIENT_PRIVILEGE,
+                        message,
+                        stmts: Vec::new(),
+                    });
+                    return Ok(Action::Replace(buf));
+                }
+                self.tracker.on_function_call();
+                self.batches_sent += 1;
+                Ok(Action::Forward)
+            }
+            _ => Ok(Action::Forward),
+        }
+    }
+
+    /// Queues a flight. A simple Query or FunctionCall ends its own batch (already counted);
+    /// extended messages end with the next Sync (`extended`).
+    fn push_flight(&mut self, kind: Kind) {
+        let extended = matches!(kind, Kind::Execute { .. });
+        self.push_flight_in(kind, extended);
+    }
+
+    fn push_flight_in(&mut self, kind: Kind, extended: bool) {
+        self.flights.push_back(Flight {
+            batch: self.batches_sent + u64::from(extended),
+            started: Instant::now(),
+            kind,
+        });
+    }
+
+    /// The SQL text in the session's encoding, as Rust text; `None` if it does not decode.
+    fn decode_sql<'a>(&self, sql: &'a [u8]) -> Option<Cow<'a, str>> {
+        match crate::mask::Encoding::from_pg_name(self.client_encoding.as_deref().unwrap_or("UTF8"))
+        {
+            crate::mask::Encoding::Utf8 => std::str::from_utf8(sql).ok().map(Cow::Borrowed),
+            crate::mask::Encoding::Big5 => {
+                encoding_rs::BIG5.decode_without_bom_handling_and_without_replacement(sql)
+            }
+            crate::mask::Encoding::Other => {
+                // SQL_ASCII and single-byte encodings: ASCII is all the analyser needs; other
+                // bytes can only be inside literals or quoted names.
+                Some(String::from_utf8_lossy(sql))
+            }
+        }
+    }
+
+    async fn on_query(&mut self, sql: &[u8]) -> Result<Action, String> {
+        self.tracker.on_query();
+        self.batches_sent += 1;
+        if !self.active {
+            return Ok(Action::Forward);
+        }
+        let Some(text) = self.decode_sql(sql) else {
+            return Ok(self.refuse_query(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "trailmask refused this statement: its text is not valid in the session's client_encoding".to_owned(),
+                Vec::new(),
+                true,
+            ));
+        };
+        let text = text.into_owned();
+        let pieces = self.insp.query(&text);
+        let refusal = pieces.iter().find_map(|(_, d, _)| match &d.verdict {
+            Verdict::Deny(r) => Some(r),
+            Verdict::Allow { .. } => None,
+        });
+        let refusal = refusal.map(|r| Refusal {
+            rule: r.rule,
+            column: r.column.clone(),
+            message: r.message.clone(),
+        });
+        let mut stmts = Vec::with_capacity(pieces.len());
+        let mut last = None;
+        for (cs, d, raw) in &pieces {
+            self.insp.count(d);
+            self.statements += 1;
+            let params = if self.insp.records_params() {
+                cs.normalized
+                    .literals
+                    .iter()
+                    .map(|l| self.insp.param(Some(l.text.as_bytes()), false))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let body = self.insp.statement_record(d, raw, params, refusal.as_ref());
+            match self.submit(&body).await {
+                Ok(rec) => {
+                    if let Record::Queued(_) = rec {
+                        last = Some(stmts.len());
+                    }
+                    stmts.push(Stmt::new(Some(Arc::clone(d)), rec));
+                }
+                Err(e) => {
+                    return Ok(self.refuse_query(
+                        sqlstate::IO_ERROR,
+                        trail_down_message(e),
+                        stmts,
+                        false,
+                    ));
+                }
+            }
+            if d.analysis.is_ddl {
+                self.refresh_pending = true;
+            }
+        }
+        if let Some(r) = refusal {
+            return Ok(self.refuse_query(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                r.message,
+                stmts,
+                false,
+            ));
+        }
+        if let Some(i) = last {
+            if let Err(e) = self.make_durable(&mut stmts, i).await {
+                return Ok(self.refuse_query(
+                    sqlstate::IO_ERROR,
+                    trail_down_message(e),
+                    stmts,
+                    false,
+                ));
+            }
+        }
+        self.push_flight(Kind::Query { stmts, at: 0 });
+        Ok(Action::Forward)
+    }
+
+    /// Replaces the Query just counted (tracker and batch already advanced) by a failing one.
+    fn refuse_query(
+        &mut self,
+        code: SqlState,
+        message: String,
+        stmts: Vec<Stmt>,
+        count: bool,
+    ) -> Action {
+        if count {
+            self.insp.guard().metrics.refused(
+                &self.insp.role,
+                crate::metrics::policy::Op::Other,
+                "unparsed",
+            );
+        }
+        let mut buf = BytesMut::new();
+        encode::query(&mut buf, &flight::refusal_sql(code));
+        self.push_flight(Kind::Refusal {
+            code,
+            message,
+            stmts,
+        });
+        Action::Replace(buf)
+    }
+
+    /// Queues a record on the trail (if there is one).
+    async fn submit(&self, body: &Body) -> Result<Record, TrailUnavailable> {
+        match self.insp.trail() {
+            Some(t) => Ok(Record::Queued(t.submit(body).await?)),
+            None => Ok(Record::None),
+        }
+    }
+
+    /// Under `strict`, waits until statement `i`'s record (and so every earlier one) is on
+    /// disk; in the other modes only until it is chained (usually already).
+    async fn make_durable(&self, stmts: &mut [Stmt], i: usize) -> Result<(), TrailUnavailable> {
+        let Some(stmt) = stmts.get_mut(i) else {
+            return Ok(());
+        };
+        let strict = self
+            .insp
+            .trail()
+            .is_some_and(|t| t.durability() == Durability::Strict);
+        if !strict {
+            return Ok(());
+        }
+        if let Record::Queued(_) = stmt.record {
+            let Record::Queued(p) = std::mem::replace(&mut stmt.record, Record::None) else {
+                return Ok(());
+            };
+            let receipt = p.receipt().await?;
+            let seq = receipt.durable().await?;
+            stmt.record = Record::Chained(seq);
+        }
+        Ok(())
+    }
+
+    async fn on_parse(&mut self, name: Bytes, sql: Bytes) -> Result<Action, String> {
+        if !self.active {
+            self.tracker.on_parse(name, sql);
+            return Ok(Action::Forward);
+        }
+        let Some(text) = self.decode_sql(&sql).map(Cow::into_owned) else {
+            return Ok(self.refuse_extended(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "trailmask refused this statement: its text is not valid in the session's client_encoding".to_owned(),
+                Vec::new(),
+            ));
+        };
+        let (_, d) = self.insp.parse(&text);
+        if let Verdict::Deny(r) = &d.verdict {
+            self.insp.count(&d);
+            self.statements += 1;
+            let body = self.insp.statement_record(&d, &text, Vec::new(), None);
+            let rec = match self.submit(&body).await {
+                Ok(rec) => rec,
+                Err(_) => Record::None,
+            };
+            let stmts = vec![Stmt::new(Some(Arc::clone(&d)), rec)];
+            return Ok(self.refuse_extended(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                r.message.clone(),
+                stmts,
+            ));
+        }
+        if d.analysis.is_ddl {
+            self.refresh_pending = true;
+        }
+        self.prepared.insert(
+            name.clone(),
+            PreparedInfo {
+                decided: Some(d),
+                raw: text,
+            },
+        );
+        self.tracker.on_parse(name, sql);
+        Ok(Action::Forward)
+    }
+
+    /// Replaces a Parse (or an Execute) by Parse/Bind/Execute of a failing statement: the
+    /// database reports the error and skips to the next Sync.
+    fn refuse_extended(&mut self, code: SqlState, message: String, stmts: Vec<Stmt>) -> Action {
+        let sql = flight::refusal_sql(code);
+        let mut buf = BytesMut::new();
+        encode::parse(&mut buf, b"", &sql);
+        encode::bind_empty(&mut buf, b"", b"");
+        encode::execute(&mut buf, b"");
+        self.tracker.on_injected_parse(Bytes::new(), sql);
+        self.tracker.on_injected_bind(Bytes::new(), Bytes::new());
+        self.tracker.on_execute(Bytes::new());
+        // Our unnamed statement and portal replaced the client's.
+        self.prepared.remove(&b""[..]);
+        self.portals.remove(&b""[..]);
+        self.push_flight_in(
+            Kind::Refusal {
+                code,
+                message,
+                stmts,
+            },
+            true,
+        );
+        Action::Replace(buf)
+    }
+
+    fn on_bind(&mut self, bind: &frontend::Bind<'_>) {
+        let portal = Bytes::copy_from_slice(bind.portal);
+        let statement = Bytes::copy_from_slice(bind.statement);
+        if self.active {
+            let (decided, raw) = match self.prepared.get(bind.statement) {
+                Some(p) => (p.decided.clone(), p.raw.clone()),
+                None => (None, String::new()),
+            };
+            let params = if self.insp.records_params() {
+                bind.params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let binary = match bind.param_formats.as_slice() {
+                            [] => false,
+                            [one] => *one == 1,
+                            many => many.get(i).is_some_and(|f| *f == 1),
+                        };
+                        self.insp.param(*v, binary)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let statement_rd = self
+                .tracker
+                .statement(bind.statement)
+                .and_then(|s| s.row_description.clone());
+            self.portals.insert(
+                portal.clone(),
+                PortalInfo {
+                    decided,
+                    raw,
+                    params,
+                    formats: bind.result_formats.clone(),
+                    statement_rd,
+                },
+            );
+        }
+        self.tracker.on_bind(portal, statement);
+    }
+
+    async fn on_execute(&mut self, portal: Bytes) -> Result<Action, String> {
+        if !self.active {
+            self.tracker.on_execute(portal);
+            return Ok(Action::Forward);
+        }
+        let info = self.portals.get(&portal);
+        let decided = info.and_then(|p| p.decided.clone());
+        let formats = info.map(|p| p.formats.clone()).unwrap_or_default();
+        let statement_rd = info.and_then(|p| p.statement_rd.clone());
+        let mut stmts = Vec::with_capacity(1);
+        if let Some(d) = &decided {
+            self.insp.count(d);
+            self.statements += 1;
+            let (raw, params) = info
+                .map(|p| (p.raw.clone(), p.params.clone()))
+                .unwrap_or_default();
+            let body = self.insp.statement_record(d, &raw, params, None);
+            match self.submit(&body).await {
+                Ok(rec) => stmts.push(Stmt::new(Some(Arc::clone(d)), rec)),
+                Err(e) => {
+                    return Ok(self.refuse_extended(
+                        sqlstate::IO_ERROR,
+                        trail_down_message(e),
+                        Vec::new(),
+                    ));
+                }
+            }
+            if let Err(e) = self.make_durable(&mut stmts, 0).await {
+                return Ok(self.refuse_extended(sqlstate::IO_ERROR, trail_down_message(e), stmts));
+            }
+        }
+        let mut stmt = stmts
+            .pop()
+            .unwrap_or_else(|| Stmt::new(decided, Record::None));
+        let mut prepend = None;
+        let mut awaiting_description = false;
+        if self.insp.masked {
+            match statement_rd {
+                Some(rd) => self.plan_rows(&mut stmt, &rd, Some(&formats)),
+                None => {
+                    // Nobody described this statement yet: ask the database, consume the answer.
+                    let mut buf = BytesMut::new();
+                    encode::describe(&mut buf, b'P', &portal);
+                    self.tracker.on_describe_portal(portal.clone(), true);
+                    prepend = Some(buf);
+                    awaiting_description = true;
+                }
+            }
+        }
+        self.tracker.on_execute(portal);
+        self.push_flight(Kind::Execute {
+            stmt,
+            awaiting_description,
+        });
+        Ok(match prepend {
+            Some(buf) => Action::Prepend(buf),
+            None => Action::Forward,
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! Statements on their way through the database: what the session remembers about each one
+//! between forwarding it and its last result message (the trail record to pair the result with,
+//! the plan that masks its rows, counters).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::protocol::sqlstate::SqlState;
+use crate::session::guard::Decided;
+use crate::session::rewrite::ResultPlan;
+use crate::trail::writer::Pending;
+
+/// The trail's side of one statement: its `statement` record, queued or chained.
+pub enum Record {
+    None,
+    Queued(Pending),
+    Chained(u64),
+}
+
+/// One statement awaiting its results.
+pub struct Stmt {
+    pub decided: Option<Arc<Decided>>,
+    pub record: Record,
+    pub rows: u64,
+    /// How its rows are rewritten (None: they pass untouched).
+    pub plan: Option<ResultPlan>,
+    /// Masked values per field of `plan`, summed into the metrics when the statement ends.
+    pub masked: Vec<u64>,
+    /// Qualified column of each field (for `masked_values_total{column}`).
+    pub columns: Vec<String>,
+    /// The rows must be rewritten but no plan could be made: every field becomes NULL.
+    pub blind: bool,
+}
+
+/// What a flight is.
+pub enum Kind {
+    /// A simple Query: its statements in order; `at` is the one whose results are arriving.
+    Query { stmts: Vec<Stmt>, at: usize },
+    /// An Execute of a portal.
+    Execute {
+        stmt: Stmt,
+        /// A Describe of the portal was injected just before the Execute and its answer will
+        /// give the plan.
+        awaiting_description: bool,
+    },
+    /// A statement refused by trailmask: the database was sent a statement that fails, and its
+    /// error is replaced by this one.
+    Refusal {
+        code: SqlState,
+        message: String,
+        stmts: Vec<Stmt>,
+    },
+}
+
+pub struct Flight {
+    /// The Query/Sync count this flight's batch ends with.
+    pub batch: u64,
+    pub started: Instant,
+    pub kind: Kind,
+}
+
+impl Stmt {
+    pub fn new(decided: Option<Arc<Decided>>, record: Record) -> Stmt {
+        Stmt {
+            decided,
+            record,
+            rows: 0,
+            plan: None,
+            masked: Vec::new(),
+            columns: Vec::new(),
+            blind: false,
+        }
+    }
+}
+
+impl Flight {
+    /// The statement whose results are arriving now, if any.
+    pub fn current(&mut self) -> Option<&mut Stmt> {
+        match &mut self.kind {
+            Kind::Query { stmts, at } => stmts.get_mut(*at),
+            Kind::Execute { stmt, .. } => Some(stmt),
+            Kind::Refusal { .. } => None,
+        }
+    }
+}
+
+/// The SQL sent to the database in place of a refused statement: it fails with `code`, so the
+/// database itself puts the transaction into the failed state and skips to the next Sync,
+/// exactly as for its own errors. The client never sees this error; it gets trailmask's.
+pub fn refusal_sql(code: SqlState) -> Bytes {
+    Bytes::from(format!(
+        "DO $trailmask$BEGIN RAISE EXCEPTION USING ERRCODE = '{}', MESSAGE = 'refused by trailmask'; END$trailmask$",
+        code.0
+    ))
+}
