@@ -47,6 +47,9 @@ enum Expect {
     NoLeak,
     /// PostgreSQL's error with this SQLSTATE, without DETAIL, HINT, CONTEXT/WHERE or a value.
     ErrorScrubbed(&'static str),
+    /// Several steps (a lenient setup) where trailmask may refuse any of them and later steps
+    /// may then fail: whatever happens, no clear value comes back and the session stays usable.
+    Contained,
 }
 
 /// What PostgreSQL alone does with the case (checked by a test of its own).
@@ -69,6 +72,8 @@ struct Case {
     direct: Direct,
     /// Several statements in one Query: not sent as one Parse.
     simple_only: bool,
+    /// Setup statements may fail (trailmask may refuse them); they are scanned all the same.
+    lenient: bool,
 }
 
 const fn case(
@@ -86,12 +91,20 @@ const fn case(
         expect,
         direct,
         simple_only: false,
+        lenient: false,
     }
 }
 
 impl Case {
     const fn after(mut self, setup: &'static [&'static str]) -> Case {
         self.setup = setup;
+        self
+    }
+
+    /// Setup steps that trailmask may refuse (the case is then [`Expect::Contained`]).
+    const fn steps(mut self, setup: &'static [&'static str]) -> Case {
+        self.setup = setup;
+        self.lenient = true;
         self
     }
 
@@ -107,7 +120,7 @@ const fn mk(name: &'static str, sql: &'static str, expect: Expect, direct: Direc
 }
 
 use Direct::{Leaks, Runs};
-use Expect::{Allowed, ErrorScrubbed, Masked, NoLeak, Refused};
+use Expect::{Allowed, Contained, ErrorScrubbed, Masked, NoLeak, Refused};
 
 const CORPUS: &[Case] = &[
     // --- bare columns: masked where the rows go to the client (rule 1) ---
@@ -309,6 +322,97 @@ const CORPUS: &[Case] = &[
     // --- one refused statement refuses the whole Query ---
     mk("multi-statement: write, then refused", "INSERT INTO loot VALUES ('first'); SELECT upper(phone) FROM guests", Refused, Leaks).simple_only(),
     mk("multi-statement: select, refused, select", "SELECT 'before'; SELECT phone::text FROM guests; SELECT 'after'", Refused, Leaks).simple_only(),
+    // --- output names that belong to other (clear) columns ---
+    mk("masked columns aliased as clear ones", "SELECT national_id AS email, phone AS id FROM guests", Masked, Leaks),
+    mk("swapped aliases", "SELECT phone AS name, name AS phone FROM guests", Masked, Leaks),
+    mk("subquery alias named like a clear column", "SELECT email FROM (SELECT national_id AS email FROM guests) s", Masked, Leaks),
+    mk("CTE column list", "WITH c(email) AS (SELECT phone FROM guests) SELECT email FROM c", Masked, Leaks),
+    mk("derived table column list", "SELECT s.email FROM (SELECT phone FROM guests) AS s(email)", Masked, Leaks),
+    // Masked by rule 1, but the SPEC also lets trailmask refuse SQL its parser cannot read.
+    mk("table alias column list", "SELECT x.c3, x.c5 FROM guests AS x(c1, c2, c3, c4, c5)", NoLeak, Leaks),
+    mk("clear column UNION masked column", "SELECT email FROM guests UNION ALL SELECT national_id FROM guests", NoLeak, Leaks),
+    // The implied join condition compares masked columns with masked columns.
+    mk("NATURAL JOIN with a view", "SELECT * FROM guests NATURAL JOIN guest_contacts", Refused, Leaks),
+    mk("JOIN USING", "SELECT * FROM guests JOIN guest_contacts USING (id)", Masked, Leaks),
+    mk("VALUES of a scalar subquery", "VALUES ((SELECT phone FROM guests WHERE id = 1))", NoLeak, Leaks),
+    mk("upper-case identifiers", "SELECT PHONE, NATIONAL_ID FROM GUESTS", Masked, Leaks),
+    mk("quoted, schema-qualified identifiers", "SELECT \"phone\" FROM \"public\".\"guests\"", Masked, Leaks),
+    mk("database-qualified table", "SELECT phone FROM hotel.public.guests", NoLeak, Leaks),
+    mk("ONLY", "SELECT phone FROM ONLY guests", Masked, Leaks),
+    mk("system columns beside a masked one", "SELECT tableoid::regclass, ctid, xmin, phone FROM guests", Masked, Leaks),
+    mk("FOR UPDATE", "SELECT phone FROM guests WHERE id = 1 FOR UPDATE", Masked, Leaks),
+    mk("TABLESAMPLE", "SELECT phone FROM guests TABLESAMPLE SYSTEM (100)", NoLeak, Leaks),
+    mk("WITH HOLD cursor", "FETCH ALL FROM hc", Masked, Leaks)
+        .after(&["DECLARE hc CURSOR WITH HOLD FOR SELECT phone, national_id FROM guests"]),
+    mk("client_encoding BIG5", "SELECT name, address FROM guests", Masked, Leaks)
+        .after(&["SET client_encoding = 'BIG5'"]),
+    mk("client_encoding GBK", "SELECT name, address FROM guests", Masked, Leaks)
+        .after(&["SET client_encoding = 'GBK'"]),
+    // --- ordering and grouping by position or alias ---
+    mk("ORDER BY ordinal", "SELECT id, phone FROM guests ORDER BY 2", Refused, Leaks),
+    mk("ORDER BY output alias", "SELECT phone AS p FROM guests ORDER BY p", Refused, Leaks),
+    mk("GROUP BY ordinal", "SELECT phone, count(*) FROM guests GROUP BY 1", Refused, Leaks),
+    mk("plain DISTINCT", "SELECT DISTINCT phone FROM guests", NoLeak, Leaks),
+    mk("UNION ordered by the masked output", "SELECT phone FROM guests WHERE id = 1 UNION SELECT 'x' ORDER BY 1", Refused, Leaks),
+    // --- more predicates ---
+    mk("IS DISTINCT FROM", "SELECT id FROM guests WHERE phone IS DISTINCT FROM '0900000000'", Refused, Runs),
+    mk("NOT (<>)", "SELECT id FROM guests WHERE NOT (phone <> '0900000000')", Refused, Runs),
+    mk("equality with a masked subquery", "SELECT id FROM guests WHERE phone = (SELECT national_id FROM guests WHERE id = 2)", Refused, Runs),
+    mk("row comparison range", "SELECT id FROM guests WHERE (phone, id) > ('0987', 0)", Refused, Runs),
+    mk("cast in WHERE", "SELECT id FROM guests WHERE phone::text = '0900000000'", Refused, Runs),
+    mk("IS NULL in the select list", "SELECT phone IS NULL FROM guests", Refused, Runs),
+    mk("count(column)", "SELECT count(phone) FROM guests", Refused, Runs),
+    mk("LIMIT from a masked value", "SELECT id FROM guests LIMIT (SELECT length(phone) FROM guests WHERE id = 1)", Refused, Runs),
+    mk("division-by-zero oracle", "SELECT id FROM guests WHERE id = 1 AND 1 / (CASE WHEN substr(national_id, 2, 1) = '9' THEN 0 ELSE 1 END) = 1", Refused, Runs),
+    mk("comparison of a scalar subquery", "SELECT (SELECT phone FROM guests WHERE id = 1) = '0987000000'", Refused, Runs),
+    // --- spelling a function call differently ---
+    mk("comment inside a call", "SELECT upper/**/(phone) FROM guests", Refused, Leaks),
+    mk("pg_catalog-qualified call", "SELECT pg_catalog.upper(phone) FROM guests", Refused, Leaks),
+    mk("quoted function name", "SELECT \"upper\"(phone) FROM guests", Refused, Leaks),
+    mk("upper-case untrusted function", "SELECT PUBLIC.LEAK(phone) FROM guests", Refused, Leaks),
+    mk("own function in attribute notation", "SELECT g.mk_row FROM guests g", Contained, Leaks)
+        .steps(&["CREATE FUNCTION public.mk_row(guests) RETURNS text LANGUAGE sql AS 'SELECT $1.phone'"]),
+    // --- splitting a Query the way PostgreSQL does ---
+    mk("backslash before a quote", "SELECT '\\'; SELECT upper(phone) FROM guests; --'", Refused, Leaks).simple_only(),
+    mk("E'' string with an escaped quote", "SELECT E'\\''; SELECT upper(phone) FROM guests; --'", Refused, Leaks).simple_only(),
+    mk("standard_conforming_strings off", "SELECT '\\''; SELECT upper(phone) FROM guests; --'", Refused, Leaks)
+        .after(&["SET standard_conforming_strings = off"])
+        .simple_only(),
+    mk("standard_conforming_strings off by set_config()", "SELECT '\\''; SELECT upper(phone) FROM guests; --'", Refused, Leaks)
+        .after(&["SELECT set_config('standard_conforming_strings', 'off', false)"])
+        .simple_only(),
+    mk("tagged dollar quote", "SELECT $a$ $$ $a$; SELECT upper(phone) FROM guests", Refused, Leaks).simple_only(),
+    mk("semicolon in a quoted identifier", "SELECT 1 AS \";\"; SELECT upper(phone) FROM guests", Refused, Leaks).simple_only(),
+    mk("nested comment", "SELECT 1 /* /* */ ; SELECT 2 */; SELECT upper(phone) FROM guests", Refused, Leaks).simple_only(),
+    mk("BEGIN … COMMIT in one Query", "BEGIN; INSERT INTO loot VALUES ('x'); SELECT upper(phone) FROM guests; COMMIT", Refused, Leaks).simple_only(),
+    // --- objects the attacker creates, names the attacker shadows ---
+    mk("temp table shadowed by search_path, function", "SELECT upper(phone) FROM guests", Refused, Leaks)
+        .after(&["CREATE TEMP TABLE guests (id bigint, name text, phone text)", "SET search_path = public, pg_temp"]),
+    mk("temp table shadowed by search_path, bare", "SELECT name, phone FROM guests", Masked, Leaks)
+        .after(&["CREATE TEMP TABLE guests (id bigint, name text, phone text)", "SET search_path = public, pg_temp"]),
+    mk("own '=' operator ahead of pg_catalog", "SELECT t FROM loot", Contained, Leaks).steps(&[
+        "CREATE FUNCTION public.mk_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN INSERT INTO loot VALUES ($1); RAISE NOTICE 'saw %', $1; RETURN $1 OPERATOR(pg_catalog.=) $2; END$$",
+        "CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.mk_eq)",
+        "SET search_path = public, pg_catalog",
+        "SELECT id FROM guests WHERE phone = '0900000000'",
+    ]),
+    mk("own view over a function", "SELECT p FROM mk_view", Contained, Leaks)
+        .steps(&["CREATE VIEW public.mk_view AS SELECT id, upper(phone) AS p FROM guests"]),
+    mk("own view, plain column", "SELECT q FROM mk_view", Contained, Leaks)
+        .steps(&["CREATE VIEW public.mk_view AS SELECT id, national_id AS q FROM guests"]),
+    mk("own temp view over a function", "SELECT p FROM mk_tview", Contained, Leaks)
+        .steps(&["CREATE TEMP VIEW mk_tview AS SELECT upper(national_id) AS p FROM guests"]),
+    mk("own function reading guests", "SELECT * FROM public.mk_phones()", Contained, Leaks)
+        .steps(&["CREATE FUNCTION public.mk_phones() RETURNS SETOF text LANGUAGE sql AS 'SELECT phone FROM public.guests'"]),
+    mk("materialized view", "CREATE MATERIALIZED VIEW mk_matview AS SELECT phone FROM guests", Refused, Runs),
+    mk("temp CREATE TABLE AS", "CREATE TEMP TABLE tmp_loot AS SELECT phone FROM guests", Refused, Runs),
+    mk("SELECT INTO TEMP, then read", "SELECT * FROM tmp_loot2", Contained, Leaks)
+        .steps(&["SELECT phone INTO TEMP tmp_loot2 FROM guests"]),
+    mk("CREATE TABLE AS EXECUTE", "CREATE TABLE ctas_loot AS EXECUTE p", Refused, Runs)
+        .after(&["PREPARE p AS SELECT phone FROM guests"]),
+    mk("prepared INSERT … SELECT", "EXECUTE ins", Contained, Runs)
+        .steps(&["PREPARE ins AS INSERT INTO loot SELECT phone FROM guests"]),
+    mk("pg_stats through a CTE", "WITH s AS (SELECT * FROM pg_stats) SELECT histogram_bounds::text FROM s WHERE tablename = 'guests'", Refused, Leaks),
     // --- front_desk: name, phone, national_id clear; card_number denied ---
     case("deny: select card_number", "front_desk", "SELECT card_number FROM payments", Refused, Leaks),
     case("deny: star over payments", "front_desk", "SELECT * FROM payments", Refused, Leaks),
@@ -392,7 +496,7 @@ async fn run_case(hotel: &Hotel, case: &Case, proto: Proto, direct: bool) -> Tes
     };
     for statement in case.setup {
         let replies = simple(&mut conn, statement).await?;
-        if !errors(&replies).is_empty() && run.setup_error.is_none() {
+        if !case.lenient && !errors(&replies).is_empty() && run.setup_error.is_none() {
             run.setup_error = Some(format!(
                 "setup `{statement}` failed: {}",
                 describe_errors(&replies)
@@ -484,6 +588,7 @@ fn judge(case: &Case, run: &Run, needles: &[Needle]) -> TestResult<Vec<String>> 
                 problems.push(format!("expected PostgreSQL's {code}, got {first:?}"));
             }
         }
+        Expect::Contained => {}
     }
     Ok(problems)
 }
@@ -524,8 +629,8 @@ async fn no_attack_shape_reveals_a_masked_value() -> TestResult {
             let after = state(&superuser).await?;
             if after != baseline {
                 problems.push(format!("side effect: {after} (was {baseline})"));
-                restore(&superuser).await?;
             }
+            restore(&superuser).await?;
             if !problems.is_empty() {
                 failures.push(format!(
                     "[{}] as {} via {proto:?}: {}\n      expected {:?}; {}\n      got: {}",
@@ -587,7 +692,11 @@ async fn every_attack_is_live_against_postgresql_alone() -> TestResult {
                     problems.push(format!("expected error {code}, got {first:?}"));
                 }
             }
-            Expect::Refused | Expect::Masked | Expect::Allowed | Expect::NoLeak => {
+            Expect::Refused
+            | Expect::Masked
+            | Expect::Allowed
+            | Expect::NoLeak
+            | Expect::Contained => {
                 if !errs.is_empty() {
                     problems.push(format!(
                         "PostgreSQL refused it: {}",
@@ -809,4 +918,184 @@ async fn close(mut conn: RawConn) -> TestResult {
 fn tail(log: &str, lines: usize) -> String {
     let all: Vec<&str> = log.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// One way to make trailmask and PostgreSQL split a Query differently.
+struct SplitTrick {
+    name: &'static str,
+    /// Startup parameters of the connection.
+    startup: &'static [(&'static str, &'static str)],
+    /// Statements run first (simple Query, UTF-8).
+    setup: &'static [&'static str],
+    /// The Query: `prefix`, then `lead` encoded in `encoding` (or UTF-8), then `suffix`.
+    prefix: &'static str,
+    lead: Option<(&'static encoding_rs::Encoding, &'static [u8])>,
+    suffix: &'static str,
+}
+
+/// A double-byte character whose second byte is `\` (0x5C) in BIG5, GBK and Shift_JIS: lexed in
+/// the client encoding, as PostgreSQL does after converting it, it is one character; lexed as
+/// raw bytes, its second half escapes the quote that follows in an `E''` string (or in any
+/// string under `standard_conforming_strings = off`).
+const BIG5_5C: &[u8] = &[0xB3, 0x5C];
+const GBK_5C: &[u8] = &[0x81, 0x5C];
+const SJIS_5C: &[u8] = &[0x83, 0x5C];
+
+const SPLIT_TRICKS: &[SplitTrick] = &[
+    SplitTrick {
+        name: "standard_conforming_strings=off as a startup parameter",
+        startup: &[("standard_conforming_strings", "off")],
+        setup: &[],
+        prefix: "SELECT '\\''; SELECT upper(phone) FROM guests; --'",
+        lead: None,
+        suffix: "",
+    },
+    SplitTrick {
+        name: "E'' string ending in a BIG5 character",
+        startup: &[],
+        setup: &["SET client_encoding = 'BIG5'"],
+        prefix: "SELECT E'",
+        lead: Some((encoding_rs::BIG5, BIG5_5C)),
+        suffix: "'; SELECT upper(phone) FROM guests; --'",
+    },
+    SplitTrick {
+        name: "E'' string ending in a GBK character",
+        startup: &[],
+        setup: &["SET client_encoding = 'GBK'"],
+        prefix: "SELECT E'",
+        lead: Some((encoding_rs::GBK, GBK_5C)),
+        suffix: "'; SELECT upper(phone) FROM guests; --'",
+    },
+    SplitTrick {
+        name: "E'' string ending in a Shift_JIS character",
+        startup: &[("client_encoding", "SJIS")],
+        setup: &[],
+        prefix: "SELECT E'",
+        lead: Some((encoding_rs::SHIFT_JIS, SJIS_5C)),
+        suffix: "'; SELECT upper(phone) FROM guests; --'",
+    },
+    SplitTrick {
+        name: "standard string ending in a BIG5 character, standard_conforming_strings=off",
+        startup: &[],
+        setup: &[
+            "SET client_encoding = 'BIG5'",
+            "SET standard_conforming_strings = off",
+        ],
+        prefix: "SELECT '",
+        lead: Some((encoding_rs::BIG5, BIG5_5C)),
+        suffix: "'; SELECT upper(phone) FROM guests; --'",
+    },
+];
+
+impl SplitTrick {
+    fn query(&self) -> Vec<u8> {
+        let mut q = self.prefix.as_bytes().to_vec();
+        if let Some((_, bytes)) = self.lead {
+            q.extend_from_slice(bytes);
+        }
+        q.extend_from_slice(self.suffix.as_bytes());
+        q
+    }
+
+    async fn run(&self, hotel: &Hotel, direct: bool) -> TestResult<Vec<Message>> {
+        let addr = if direct {
+            hotel.cluster.address()
+        } else {
+            hotel.address()
+        };
+        let mut conn = RawConn::connect(
+            &addr,
+            "marketing",
+            hotel.password("marketing")?,
+            masking::DATABASE,
+            self.startup,
+        )
+        .await?;
+        let mut all = conn.startup.clone();
+        for statement in self.setup {
+            let r = simple(&mut conn, statement).await?;
+            if !errors(&r).is_empty() {
+                return Err(
+                    format!("{}: setup {statement}: {}", self.name, describe_errors(&r)).into(),
+                );
+            }
+            all.extend(r);
+        }
+        conn.send(&raw::query(&self.query())).await?;
+        all.extend(conn.until_ready().await?);
+        Ok(all)
+    }
+}
+
+/// trailmask must split a Query into statements exactly as PostgreSQL will, whatever the
+/// session's `standard_conforming_strings` and `client_encoding` (set at startup, by SET, by
+/// `ALTER ROLE … SET` for later sessions): otherwise a refused statement hides inside what
+/// trailmask takes for a string literal. Each trick is first shown to work on PostgreSQL alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_splitting_follows_the_session_settings() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let marketing = needles("marketing");
+    let mut failures = Vec::new();
+    for trick in SPLIT_TRICKS {
+        if let Some((encoding, bytes)) = trick.lead {
+            let (text, _, bad) = encoding.decode(bytes);
+            assert!(
+                !bad && text.chars().count() == 1,
+                "{}: not one character",
+                trick.name
+            );
+        }
+        let direct = trick.run(&hotel, true).await?;
+        assert!(
+            !leaks_in(&direct, &marketing).is_empty(),
+            "{}: does not leak even on PostgreSQL alone: {}",
+            trick.name,
+            describe_errors(&direct)
+        );
+        let got = trick.run(&hotel, false).await?;
+        let leaks = leaks_in(&got, &marketing);
+        let refused = sqlstates(&got) == ["42501"] && rows(&got)?.is_empty();
+        if !leaks.is_empty() || !refused {
+            failures.push(format!(
+                "{}: expected one 42501 and no rows; got errors [{}], {} row(s), leaked {leaks:?}",
+                trick.name,
+                describe_errors(&got),
+                rows(&got)?.len()
+            ));
+        }
+    }
+
+    // A default set with ALTER ROLE … SET reaches only later sessions, in their startup.
+    let superuser = hotel.superuser().await?;
+    let mut conn = hotel.raw("marketing").await?;
+    let r = simple(
+        &mut conn,
+        "ALTER ROLE marketing SET standard_conforming_strings = off",
+    )
+    .await?;
+    let altered = errors(&r).is_empty();
+    close(conn).await?;
+    let sql = "SELECT '\\''; SELECT upper(phone) FROM guests; --'";
+    if altered {
+        let got = simple(&mut hotel.raw("marketing").await?, sql).await?;
+        let leaks = leaks_in(&got, &marketing);
+        if !leaks.is_empty() || sqlstates(&got) != ["42501"] {
+            failures.push(format!(
+                "ALTER ROLE marketing SET standard_conforming_strings = off, new session: \
+                 expected 42501; got errors [{}], leaked {leaks:?}",
+                describe_errors(&got)
+            ));
+        }
+    }
+    superuser
+        .batch_execute("ALTER ROLE marketing RESET ALL")
+        .await?;
+    restore(&superuser).await?;
+
+    assert!(
+        failures.is_empty(),
+        "Queries split differently from PostgreSQL:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
 }

@@ -167,7 +167,9 @@ impl Want {
 
 use Want::{Date, Initial, Text};
 
-/// (login, SQL, expected rows) for masked reads of the known rows.
+/// (login, SQL, expected rows) for masked reads of the known rows. E-mail local parts hide one
+/// `*` per character after the first (SPEC: "one per hidden character"; `w***@example.com` is
+/// the mask of a four-letter local part).
 const MASKED_READS: &[(&str, &str, &[&[Want]])] = &[
     (
         "marketing",
@@ -203,7 +205,7 @@ const MASKED_READS: &[(&str, &str, &[&[Want]])] = &[
     (
         "front_desk",
         "SELECT name, email, passport_no, birthday, address FROM guests WHERE id = 1",
-        &[&[Text("林美玉"), Text("m***@example.com"), Text("******678"), Date(1985), Text("****")]],
+        &[&[Text("林美玉"), Text("m********@example.com"), Text("******678"), Date(1985), Text("****")]],
     ),
     (
         "front_desk",
@@ -214,14 +216,14 @@ const MASKED_READS: &[(&str, &str, &[&[Want]])] = &[
         "auditor",
         "SELECT email, national_id, birthday FROM guests WHERE id IN (1, 2) ORDER BY id",
         &[
-            &[Text("m***@example.com"), Text("F22345****"), Date(1985)],
-            &[Text("w***@example.org"), Text("A81234****"), Date(1992)],
+            &[Text("m********@example.com"), Text("F22345****"), Date(1985)],
+            &[Text("w***********@example.org"), Text("A81234****"), Date(1992)],
         ],
     ),
     (
         "intern",
         "SELECT name, phone, email FROM guest_contacts WHERE id = 1",
-        &[&[Text("林○玉"), Text("0987-***-321"), Text("m***@example.com")]],
+        &[&[Text("林○玉"), Text("0987-***-321"), Text("m********@example.com")]],
     ),
     (
         "marketing",

@@ -128,6 +128,12 @@ GRANT EXECUTE ON FUNCTION pg_read_file(text), pg_read_binary_file(text) TO marke
 const RESTORE_SQL: &str = "
 TRUNCATE loot;
 DROP TABLE IF EXISTS public.ctas_loot, public.into_loot;
+DROP MATERIALIZED VIEW IF EXISTS public.mk_matview;
+DROP VIEW IF EXISTS public.mk_view;
+DROP OPERATOR IF EXISTS public.= (text, text);
+DROP FUNCTION IF EXISTS public.mk_eq(text, text);
+DROP FUNCTION IF EXISTS public.mk_phones();
+DROP FUNCTION IF EXISTS public.mk_row(guests);
 SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 SELECT setval('loot_seq', 1, false);
 DELETE FROM guests WHERE id NOT IN (SELECT id FROM vault.guests);
@@ -142,6 +148,7 @@ SELECT concat_ws(' ',
     'loot=' || (SELECT count(*) FROM loot),
     'ctas_loot=' || (to_regclass('public.ctas_loot') IS NOT NULL),
     'into_loot=' || (to_regclass('public.into_loot') IS NOT NULL),
+    'mk_matview=' || (to_regclass('public.mk_matview') IS NOT NULL),
     'large_objects=' || (SELECT count(*) FROM pg_largeobject_metadata),
     'loot_seq=' || (SELECT last_value || '/' || is_called FROM loot_seq),
     'guests=' || (SELECT md5(string_agg(g::text, '|' ORDER BY id)) FROM guests g),
@@ -309,6 +316,17 @@ pub fn needles(login: &str) -> Vec<Needle> {
             push(fragment.as_bytes().to_vec(), &format!("as {fragment:?}"));
         }
         push(hex(known.value.as_bytes()).into_bytes(), "as hex");
+        // A client that sets client_encoding to BIG5 or GBK gets Han characters in those bytes.
+        if !known.value.is_ascii() {
+            for (encoding, name) in [(encoding_rs::BIG5, "BIG5"), (encoding_rs::GBK, "GBK")] {
+                for text in std::iter::once(&known.value).chain(known.fragments) {
+                    let (bytes, _, unmappable) = encoding.encode(text);
+                    if !unmappable && !text.is_ascii() {
+                        push(bytes.into_owned(), &format!("as {text:?} in {name}"));
+                    }
+                }
+            }
+        }
         if known.column == "guests.birthday" {
             if let Some(days) = parse_date(known.value).map(|(y, m, d)| days_from_2000(y, m, d)) {
                 let mut field = 4i32.to_be_bytes().to_vec();
