@@ -254,6 +254,12 @@ const CORPUS: &[Case] = &[
     mk("UPDATE … SET x = phone", "UPDATE guests SET address = phone WHERE id = 1", Refused, Runs),
     mk("UPDATE … SET x = (subquery)", "UPDATE loot SET t = (SELECT national_id FROM guests WHERE id = 1)", Refused, Runs),
     mk("data-modifying CTE", "WITH u AS (UPDATE guests SET created_at = created_at WHERE id = 2 RETURNING phone) INSERT INTO loot SELECT phone FROM u", Refused, Runs),
+    mk("ON CONFLICT DO UPDATE copies a masked column", "INSERT INTO guests (id, name) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET email = guests.phone", Refused, Runs),
+    mk("UPDATE … FROM copies a masked column", "UPDATE guests SET email = g2.national_id FROM guests g2 WHERE g2.id = guests.id AND guests.id = 1", Refused, Runs),
+    mk("MERGE copies a masked column", "MERGE INTO guests g USING guests s ON g.id = s.id AND g.id = 1 WHEN MATCHED THEN UPDATE SET email = s.phone", Refused, Runs),
+    mk("UPDATE … SET from a CASE oracle", "UPDATE guests SET email = CASE WHEN phone LIKE '09%' THEN 'mobile@example.com' ELSE email END WHERE id = 1", Refused, Runs),
+    mk("UPDATE … WHERE LIKE", "UPDATE guests SET email = 'matched@example.com' WHERE phone LIKE '0987%'", Refused, Runs),
+    mk("UPDATE … RETURNING a copied value", "UPDATE guests SET email = phone WHERE id = 1 RETURNING email", Refused, Leaks),
     mk("UPDATE … RETURNING, bare", "UPDATE guests SET created_at = created_at WHERE id = 1 RETURNING phone, national_id, name", Masked, Leaks),
     mk("UPDATE … RETURNING a function", "UPDATE guests SET created_at = created_at WHERE id = 1 RETURNING upper(address)", Refused, Leaks),
     // --- COPY … TO ---
@@ -1098,4 +1104,131 @@ async fn query_splitting_follows_the_session_settings() -> TestResult {
         failures.join("\n  ")
     );
     Ok(())
+}
+
+/// A FunctionCall message ('F', the protocol's own way to call a function by OID, which libpq
+/// uses for large objects) carries no SQL for trailmask to read: a masked role must not reach
+/// through it what it may not reach with SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_call_messages_cannot_bypass_the_policy() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let superuser = hotel.superuser().await?;
+    let marketing = needles("marketing");
+    let export = hotel.expand("@EXPORT_FILE@")?;
+    let calls: [(&str, Vec<&str>); 3] = [
+        (
+            "query_to_xml(text, boolean, boolean, text)",
+            vec!["SELECT phone, national_id FROM guests", "t", "f", ""],
+        ),
+        ("pg_read_file(text)", vec![export.as_str()]),
+        (
+            "set_config(text, text, boolean)",
+            vec!["application_name", "x", "f"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (signature, args) in &calls {
+        let oid: u32 = superuser
+            .query_one(&format!("SELECT '{signature}'::regprocedure::oid"), &[])
+            .await?
+            .get(0);
+        let message = function_call(oid, args);
+        let mut direct = hotel.raw_direct("marketing").await?;
+        direct.send(&message).await?;
+        let want = direct.until_ready().await?;
+        let mut conn = hotel.raw("marketing").await?;
+        conn.send(&message).await?;
+        let got = conn.until_ready().await?;
+        let leaks = leaks_in(&got, &marketing);
+        let probe = simple(&mut conn, "SELECT 1").await?;
+        let usable = text_rows(&probe)? == vec![vec![Some("1".to_owned())]];
+        let answered = got.iter().any(|m| m.tag == b'V');
+        if signature.starts_with("set_config") {
+            // Harmless arguments, but still no SQL: either answered or refused, never a leak.
+            if !leaks.is_empty() || !usable {
+                failures.push(format!("{signature}: leaked {leaks:?}, usable {usable}"));
+            }
+            continue;
+        }
+        assert!(
+            !leaks_in(&want, &marketing).is_empty(),
+            "{signature}: does not leak even on PostgreSQL alone: {}",
+            describe_errors(&want)
+        );
+        if !leaks.is_empty() || answered || sqlstates(&got) != ["42501"] || !usable {
+            failures.push(format!(
+                "{signature} by FunctionCall: expected 42501; got errors [{}], a result: \
+                 {answered}, leaked {leaks:?}, session usable afterwards: {usable}",
+                describe_errors(&got)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "FunctionCall:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
+}
+
+/// FunctionCall: function OID, all arguments in text format, text result.
+fn function_call(oid: u32, args: &[&str]) -> Vec<u8> {
+    let mut body = oid.to_be_bytes().to_vec();
+    body.extend_from_slice(&1i16.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&i16::try_from(args.len()).unwrap_or(0).to_be_bytes());
+    for arg in args {
+        body.extend_from_slice(&i32::try_from(arg.len()).unwrap_or(0).to_be_bytes());
+        body.extend_from_slice(arg.as_bytes());
+    }
+    body.extend_from_slice(&0i16.to_be_bytes());
+    raw::frame(b'F', &body)
+}
+
+/// A portal read in pieces (Execute with a row limit, PortalSuspended, Execute again) and a
+/// named statement bound twice stay masked in every piece.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspended_portals_and_named_statements_stay_masked() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let marketing = needles("marketing");
+    let mut conn = hotel.raw("marketing").await?;
+    let execute_limited = |portal: &str, rows: i32| {
+        let mut body = portal.as_bytes().to_vec();
+        body.push(0);
+        body.extend_from_slice(&rows.to_be_bytes());
+        raw::frame(b'E', &body)
+    };
+    let mut out = raw::parse(
+        "s1",
+        b"SELECT id, phone, national_id FROM guests ORDER BY id",
+    );
+    out.extend(raw::bind("p1", "s1", &[], 1));
+    out.extend(execute_limited("p1", 1));
+    out.extend(execute_limited("p1", 1));
+    out.extend(raw::bind("p2", "s1", &[], 0));
+    out.extend(execute_limited("p2", 2));
+    out.extend(raw::sync());
+    conn.send(&out).await?;
+    let got = conn.until_ready().await?;
+    assert!(errors(&got).is_empty(), "{}", describe_errors(&got));
+    let leaks = leaks_in(&got, &marketing);
+    assert!(leaks.is_empty(), "leaked {leaks:?}");
+    let suspended = got.iter().filter(|m| m.tag == b's').count();
+    assert_eq!(suspended, 3, "PortalSuspended after each limited Execute");
+    let values: Vec<Vec<Option<Vec<u8>>>> = rows(&got)?;
+    let phones: Vec<Option<&[u8]>> = values
+        .iter()
+        .map(|r| r.get(1).and_then(|v| v.as_deref()))
+        .collect();
+    assert_eq!(
+        phones,
+        [
+            Some(&b"0987-***-321"[..]),
+            Some(&b"0912-***-678"[..]),
+            Some(&b"0987-***-321"[..]),
+            Some(&b"0912-***-678"[..]),
+        ],
+        "masked phones in each piece"
+    );
+    close(conn).await
 }
