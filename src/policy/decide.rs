@@ -29,7 +29,7 @@ use crate::sql::{Analysis, FunctionName, UseContext};
 #[cfg(test)]
 mod tests;
 
-/// A masked or denied column used in a way the rules forbid, or anything else denied.
+/// Any use of a `deny` column: read, compared, computed on, written, or in a whole row.
 pub const RULE_DENY_COLUMN: &str = "deny_column";
 /// SQL the analyser cannot read, with `policy.unparsed = "deny"`.
 pub const RULE_UNPARSED: &str = "unparsed";
@@ -259,7 +259,9 @@ pub fn field_action(
     let (table, attnum) = origin;
     if table.0 != 0 {
         if let Some(lineage) = snapshot.field_origin(table, attnum) {
-            return lineage_action(roles, &lineage, touches_personal);
+            // A view column of unknown lineage: the view may read anything, so its field is
+            // redacted whatever the statement touches.
+            return lineage_action(roles, &lineage, true);
         }
         return match snapshot.relation(table) {
             // A whole-row value of that relation.
@@ -282,6 +284,36 @@ pub fn field_action(
         None if touches_personal => FieldAction::Redact,
         None => FieldAction::Pass,
     }
+}
+
+/// [`field_action`] for every field of a RowDescription, given as (table OID, column number)
+/// origins in field order. The statement's outputs are used where they line up with the fields
+/// (same count). A statement trailmask could not read (allowed by `policy.unparsed = "allow"`)
+/// counts as touching personal data, so fields of unknown origin are redacted.
+pub fn field_actions(
+    roles: &RoleSet,
+    snapshot: &Snapshot,
+    analysis: &Analysis,
+    resolved: &Resolved,
+    origins: &[(TableOid, AttNum)],
+) -> Vec<FieldAction> {
+    if !roles.has_masked() && !roles.has_denied() {
+        return vec![FieldAction::Pass; origins.len()];
+    }
+    let touches = analysis.is_opaque() || touches_personal(roles, resolved);
+    let aligned = resolved.outputs.len() == origins.len();
+    origins
+        .iter()
+        .enumerate()
+        .map(|(i, origin)| {
+            let output = if aligned {
+                resolved.outputs.get(i).map(|o| &o.lineage)
+            } else {
+                None
+            };
+            field_action(roles, snapshot, *origin, output, touches)
+        })
+        .collect()
 }
 
 /// What a field of this lineage becomes.
@@ -548,7 +580,9 @@ impl Ctx<'_> {
     }
 
     /// Catalog views exposing statistics (column values) or other sessions' SQL, by the name
-    /// as written (an unqualified name finds `pg_catalog` first) and as resolved.
+    /// as written (an unqualified name finds `pg_catalog` first) and as resolved. A view over
+    /// one that calls the underlying function (`pg_stat_get_activity`) is not seen here: the
+    /// view's functions are not part of the statement's analysis.
     fn catalog_views(&self) -> Result<(), Refusal> {
         let written = self.analysis.tables_read.iter().find_map(|t| {
             let schema = t.schema.as_deref();
@@ -557,12 +591,22 @@ impl Ctx<'_> {
                 None => t.name.clone(),
             })
         });
+        // Resolved: the relations read, and the base tables of the columns used (a view over
+        // `pg_stats` reads `pg_statistic`).
         let resolved = || {
-            self.resolved
-                .tables_read
+            let r = self.resolved;
+            r.tables_read
                 .iter()
                 .find(|t| is_catalog_view(&t.schema, &t.name))
                 .map(TableRef::qualified)
+                .or_else(|| {
+                    r.uses
+                        .iter()
+                        .map(|u| &u.column)
+                        .chain(r.outputs.iter().flat_map(|o| o.lineage.columns()))
+                        .find(|c| is_catalog_view(&c.schema, &c.table_name))
+                        .map(|c| format!("{}.{}", c.schema, c.table_name))
+                })
         };
         if let Some(view) = written.or_else(resolved) {
             return Err(Refusal::new(
@@ -582,8 +626,9 @@ impl Ctx<'_> {
     /// table or a view over one created since the snapshot was loaded (or found through another
     /// schema): reading it is refused. Any other unresolved name (a column, a whole row, a
     /// value of unknown origin) is refused when the statement touches a table with a column
-    /// this role sees masked or may not see; among tables that are all known and not personal
-    /// it cannot be personal data, and PostgreSQL will report it.
+    /// this role sees masked or may not see, or reads a view whose lineage is unknown; among
+    /// tables that are all known and not personal it cannot be personal data, and PostgreSQL
+    /// will report it.
     ///
     /// A write target the snapshot does not know (`CREATE TABLE t AS …`, a new table) is no
     /// reason, unless it is named like a personal table: what goes into it was checked as
@@ -618,7 +663,10 @@ impl Ctx<'_> {
         let Some(first) = first else {
             return Ok(());
         };
-        if unknown_relation || touches(self.resolved, |s, n| table_protected(self.roles, s, n)) {
+        if unknown_relation
+            || touches(self.resolved, |s, n| table_protected(self.roles, s, n))
+            || self.reads_opaque_view()
+        {
             return Err(Refusal::new(
                 RULE_UNRESOLVED,
                 None,
@@ -630,6 +678,20 @@ impl Ctx<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the statement reads a view whose columns' lineage trailmask could not work
+    /// out: a value of unknown origin may then come from any table.
+    fn reads_opaque_view(&self) -> bool {
+        self.resolved.tables_read.iter().any(|t| {
+            self.snapshot
+                .relation(t.oid)
+                .is_some_and(|rel| rel.kind.is_view())
+                && self
+                    .snapshot
+                    .view_lineage(t.oid)
+                    .is_none_or(|l| l.iter().any(|c| matches!(c, ResolvedLineage::Unknown)))
+        })
     }
 
     /// Column uses by context.

@@ -260,7 +260,9 @@ impl Inspector {
             &self.snapshot,
             &self.search_path,
         );
-        let touches_personal = decide::touches_personal(&self.roles, &resolved);
+        // Unparsed SQL (relayed under `policy.unparsed = "allow"`) may touch anything.
+        let touches_personal =
+            decide::touches_personal(&self.roles, &resolved) || analysis.is_opaque();
         let d = Arc::new(Decided {
             op: op_of(&analysis),
             analysis,
@@ -360,6 +362,29 @@ impl Inspector {
     pub fn records_params(&self) -> bool {
         self.trail()
             .is_some_and(|t| t.parameters() != Parameters::None)
+    }
+
+    /// The field of a result that holds a personal table's `subject_key` (the first one), so
+    /// the `result` record can say whose data was returned.
+    pub fn subject_field(&self, fields: &[crate::session::rewrite::FieldInfo]) -> Option<usize> {
+        self.trail()?;
+        fields.iter().position(|f| {
+            let Some(rel) = self.snapshot.relation(f.table_oid) else {
+                return false;
+            };
+            let Some(col) = usize::try_from(f.column.0)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| rel.columns.get(i))
+            else {
+                return false;
+            };
+            crate::policy::TableName::new(&rel.schema, &rel.name)
+                .ok()
+                .and_then(|t| self.policy.personal_table(&t))
+                .and_then(|t| t.subject_key.as_deref())
+                == Some(col.name.as_str())
+        })
     }
 
     pub fn user(&self) -> &str {

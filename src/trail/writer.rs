@@ -856,10 +856,11 @@ impl Writer {
                 .saturating_add(u64::try_from(self.written).unwrap_or(u64::MAX));
             self.pending.clear();
             self.written = 0;
+            // `failing` is cleared only by `retry`, after `writable`, so a task woken by
+            // `wait_writable` finds `is_writable()` true.
             self.durable_tx.send_if_modified(|s| {
-                let changed = s.seq != self.pending_seq || s.failing;
+                let changed = s.seq != self.pending_seq;
                 s.seq = self.pending_seq;
-                s.failing = false;
                 changed
             });
             if let Some((seq, line)) = self.cp_pending.take() {

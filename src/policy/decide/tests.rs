@@ -48,6 +48,7 @@ const PAYMENTS: u32 = 200;
 const ROOMS: u32 = 300;
 const CONTACTS_VIEW: u32 = 400;
 const PHONES_VIEW: u32 = 500;
+const OPAQUE_VIEW: u32 = 600;
 
 fn hotel() -> Snapshot {
     Snapshot::new(
@@ -127,6 +128,31 @@ fn hotel() -> Snapshot {
                 RelKind::View,
                 &["query"],
                 None,
+            ),
+            rel(
+                903,
+                "pg_catalog",
+                "pg_statistic",
+                RelKind::Table,
+                &["starelid", "staattnum", "stavalues1"],
+                None,
+            ),
+            rel(
+                904,
+                "public",
+                "column_stats",
+                RelKind::View,
+                &["starelid", "stavalues1"],
+                Some(" SELECT s.starelid, s.stavalues1 FROM pg_catalog.pg_statistic s;"),
+            ),
+            // A view whose definition the analyser cannot read: its lineage is unknown.
+            rel(
+                OPAQUE_VIEW,
+                "public",
+                "opaque_view",
+                RelKind::View,
+                &["x"],
+                Some(" SELEC guests.phone AS x FROM public.guests;"),
             ),
         ],
         vec![(RoleOid(1), "marketing".into())],
@@ -528,6 +554,8 @@ fn catalog_views_exposing_data_are_refused() {
         "SELECT * FROM pg_statistic",
         "SELECT query FROM pg_stat_statements",
         "SELECT query FROM public.pg_stat_statements",
+        // A view over one.
+        "SELECT stavalues1 FROM column_stats",
     ] {
         refused("marketing", sql, RULE_CATALOG_VIEW, None);
     }
@@ -582,6 +610,36 @@ fn unresolved_names_fail_closed_where_personal_data_may_be() {
         "SELECT nosuch FROM payments",
         RULE_UNRESOLVED,
         None,
+    );
+}
+
+#[test]
+fn views_of_unknown_lineage_fail_closed() {
+    refused(
+        "marketing",
+        "SELECT x FROM opaque_view",
+        RULE_UNRESOLVED,
+        None,
+    );
+    refused(
+        "marketing",
+        "SELECT upper(x) FROM opaque_view",
+        RULE_UNRESOLVED,
+        None,
+    );
+    allowed("marketing", "SELECT count(*) FROM opaque_view");
+    // Its fields are redacted even in a statement that touches no personal table.
+    let p = policy("");
+    let m = p.role_set(["marketing"]);
+    let origin = (TableOid(OPAQUE_VIEW), AttNum(1));
+    assert_eq!(
+        field_action(&m, &hotel(), origin, None, false),
+        FieldAction::Redact
+    );
+    // A set operation over a non-personal table is not a reason to refuse.
+    allowed(
+        "marketing",
+        "SELECT * FROM (SELECT * FROM rooms UNION SELECT * FROM rooms) s WHERE note = $1",
     );
 }
 
@@ -957,4 +1015,167 @@ fn comparisons_between_columns_or_against_subqueries_are_not_equality() {
         RULE_MASKED_EXPRESSION,
         Some("public.guests.phone"),
     );
+}
+
+#[test]
+fn field_actions_line_outputs_up_with_fields() {
+    let p = policy("");
+    let m = p.role_set(["marketing"]);
+    let snap = hotel();
+    let zero = (TableOid(0), AttNum(0));
+    let actions = |sql: &str, origins: &[(TableOid, AttNum)]| {
+        let a = analyze_one(sql);
+        let r = resolve(&a, &snap, &path());
+        field_actions(&m, &snap, &a, &r, origins)
+    };
+    // The server gave origins for the columns and 0 for the constant.
+    assert_eq!(
+        actions(
+            "SELECT phone, email, 1 FROM guests",
+            &[
+                (TableOid(GUESTS), AttNum(3)),
+                (TableOid(GUESTS), AttNum(4)),
+                zero
+            ]
+        ),
+        [
+            FieldAction::Mask(Mask::PhoneTw),
+            FieldAction::Pass,
+            FieldAction::Pass
+        ]
+    );
+    // Without origins, the outputs decide when they line up …
+    assert_eq!(
+        actions("SELECT phone, id FROM guests", &[zero, zero]),
+        [FieldAction::Mask(Mask::PhoneTw), FieldAction::Pass]
+    );
+    // … and a count mismatch redacts what touches personal data.
+    assert_eq!(
+        actions("SELECT phone, id FROM guests", &[zero, zero, zero]),
+        [FieldAction::Redact; 3]
+    );
+    assert_eq!(
+        actions("SELECT number FROM rooms", &[zero, zero]),
+        [FieldAction::Pass; 2]
+    );
+    // Unreadable SQL (allowed by policy.unparsed = "allow") counts as touching personal data.
+    assert_eq!(
+        actions("SELEC phone FROM guests", &[zero]),
+        [FieldAction::Redact]
+    );
+    // The dba path.
+    let dba = p.role_set(["dba"]);
+    let a = analyze_one("SELEC phone FROM guests");
+    let r = resolve(&a, &snap, &path());
+    assert_eq!(
+        field_actions(&dba, &snap, &a, &r, &[zero]),
+        [FieldAction::Pass]
+    );
+}
+
+// === the invariant, over generated statements ===
+
+/// SELECT-list items over `guests g` (and a subquery `s` of it), masked and clear, bare and not.
+const ITEMS: &[&str] = &[
+    "g.id",
+    "g.phone",
+    "g.email",
+    "g.national_id AS n",
+    "upper(g.phone)",
+    "g.phone || 'x'",
+    "length(g.email)",
+    "g",
+    "row_to_json(g)",
+    "1",
+    "$1",
+    "(SELECT s.phone FROM guests s WHERE s.id = g.id)",
+    "CASE WHEN g.phone = $2 THEN 1 END",
+    "count(*) OVER ()",
+    "g.*",
+];
+
+const CONDITIONS: &[&str] = &[
+    "",
+    " WHERE g.id = $3",
+    " WHERE g.phone = $3",
+    " WHERE g.phone LIKE $3",
+    " WHERE g.phone IS NULL",
+    " WHERE g.email > $3",
+    " WHERE g.phone = g.email",
+    " ORDER BY g.phone",
+    " ORDER BY g.id",
+];
+
+const SHAPES: &[&str] = &[
+    "SELECT {items} FROM guests g{cond}",
+    "WITH w AS (SELECT {items} FROM guests g{cond}) SELECT * FROM w",
+    "SELECT * FROM (SELECT {items} FROM guests g{cond}) q",
+];
+
+/// Whether a value of this lineage carries a column marketing sees masked.
+fn carries_masked(roles: &RoleSet, l: &ResolvedLineage) -> bool {
+    match l {
+        ResolvedLineage::Bare(c) => matches!(access(roles, c), Some(ColumnAccess::Masked(_))),
+        ResolvedLineage::Derived { columns, rows } => {
+            columns
+                .iter()
+                .any(|c| matches!(access(roles, c), Some(ColumnAccess::Masked(_))))
+                || rows
+                    .iter()
+                    .any(|t| table_protected(roles, &t.schema, &t.name))
+        }
+        ResolvedLineage::WholeRow(t) => table_protected(roles, &t.schema, &t.name),
+        ResolvedLineage::Constant => false,
+        ResolvedLineage::Unknown => true,
+    }
+}
+
+proptest::proptest! {
+    /// SPEC: for a role that sees a column masked, no value of it nor anything computed from it
+    /// reaches the client in clear. Every allowed statement's fields that carry a masked column
+    /// are masked or redacted, whether the server names their origin (plain columns) or not.
+    #[test]
+    fn allowed_statements_never_pass_masked_values_in_clear(
+        shape in proptest::sample::select(SHAPES),
+        items in proptest::collection::vec(proptest::sample::select(ITEMS), 1..4),
+        cond in proptest::sample::select(CONDITIONS),
+        preds in proptest::sample::select(&["equality", "allow", "deny"][..]),
+    ) {
+        let sql = shape.replace("{items}", &items.join(", ")).replace("{cond}", cond);
+        let p = policy(&format!("masked_predicates = \"{preds}\""));
+        let roles = p.role_set(["marketing"]);
+        let snap = hotel();
+        let a = analyze_one(&sql);
+        let r = resolve(&a, &snap, &path());
+        if let Verdict::Allow { masked } = decide(&p, &roles, &a, &r, &snap, &path()) {
+            // What PostgreSQL would report: a plain column's table and number, else 0.
+            let origins: Vec<(TableOid, AttNum)> = r
+                .outputs
+                .iter()
+                .map(|o| match &o.lineage {
+                    ResolvedLineage::Bare(c) => (c.table, c.attnum),
+                    ResolvedLineage::Derived { .. }
+                    | ResolvedLineage::WholeRow(_)
+                    | ResolvedLineage::Constant
+                    | ResolvedLineage::Unknown => (TableOid(0), AttNum(0)),
+                })
+                .collect();
+            let zeros = vec![(TableOid(0), AttNum(0)); origins.len()];
+            for fields in [&origins, &zeros] {
+                let actions = field_actions(&roles, &snap, &a, &r, fields);
+                for (o, action) in r.outputs.iter().zip(&actions) {
+                    if carries_masked(&roles, &o.lineage) {
+                        proptest::prop_assert_ne!(*action, FieldAction::Pass, "{}", sql);
+                    }
+                }
+            }
+            for o in &r.outputs {
+                if let ResolvedLineage::Bare(c) = &o.lineage {
+                    if carries_masked(&roles, &o.lineage) {
+                        proptest::prop_assert!(masked.contains(&c.qualified()), "{}", sql);
+                    }
+                }
+            }
+        }
+    }
 }

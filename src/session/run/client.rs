@@ -474,9 +474,11 @@ impl Relay {
             .unwrap_or_else(|| Stmt::new(decided, Record::None));
         let mut prepend = None;
         let mut awaiting_description = false;
-        if self.insp.masked {
+        let subjects_wanted = self.insp.trail().is_some()
+            && stmt.decided.as_deref().is_none_or(|d| d.touches_personal);
+        if self.insp.masked || subjects_wanted {
             match statement_rd {
-                Some(rd) => self.plan_rows(&mut stmt, &rd, Some(&formats)),
+                Some(rd) => self.describe_rows(&mut stmt, &rd, Some(&formats)),
                 None => {
                     // Nobody described this statement yet: ask the database, consume the answer.
                     let mut buf = BytesMut::new();

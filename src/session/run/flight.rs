@@ -32,6 +32,66 @@ pub struct Stmt {
     pub columns: Vec<String>,
     /// The rows must be rewritten but no plan could be made: every field becomes NULL.
     pub blind: bool,
+    /// Whose data the rows carry, when they include a `subject_key` column.
+    pub subjects: Option<Subjects>,
+}
+
+/// At most this many subject hashes go into a `result` record.
+pub const MAX_SUBJECTS: usize = 1000;
+/// Distinct subjects counted exactly up to this many per statement (then rows count).
+const MAX_COUNTED: usize = 1 << 20;
+
+/// The data subjects of one statement's rows: keyed hashes of their `subject_key` values.
+pub struct Subjects {
+    pub field: usize,
+    key: std::sync::Arc<[u8; 32]>,
+    seen: std::collections::HashSet<[u8; 32]>,
+    pub list: Vec<String>,
+    pub total: u64,
+}
+
+impl Subjects {
+    pub fn new(field: usize, key: std::sync::Arc<[u8; 32]>) -> Subjects {
+        Subjects {
+            field,
+            key,
+            seen: std::collections::HashSet::new(),
+            list: Vec::new(),
+            total: 0,
+        }
+    }
+
+    /// Counts the subject of one DataRow payload (a NULL key counts nothing).
+    pub fn see_row(&mut self, payload: &[u8]) {
+        let Some(value) = nth_field(payload, self.field) else {
+            return;
+        };
+        let h = *blake3::keyed_hash(&self.key, value).as_bytes();
+        if self.seen.len() >= MAX_COUNTED {
+            self.total += 1;
+            return;
+        }
+        if self.seen.insert(h) {
+            self.total += 1;
+            if self.list.len() < MAX_SUBJECTS {
+                self.list.push(crate::trail::record::hex_encode(&h));
+            }
+        }
+    }
+}
+
+/// The bytes of field `n` of a DataRow payload, without allocating; `None` for NULL or a
+/// malformed row.
+fn nth_field(payload: &[u8], n: usize) -> Option<&[u8]> {
+    let (_, mut rest) = crate::protocol::read_i16(payload)?;
+    for _ in 0..n {
+        let (len, r) = crate::protocol::read_i32(rest)?;
+        let skip = usize::try_from(len).unwrap_or(0);
+        rest = r.get(skip..)?;
+    }
+    let (len, r) = crate::protocol::read_i32(rest)?;
+    let len = usize::try_from(len).ok()?;
+    r.get(..len)
 }
 
 /// What a flight is.
@@ -71,6 +131,7 @@ impl Stmt {
             masked: Vec::new(),
             columns: Vec::new(),
             blind: false,
+            subjects: None,
         }
     }
 }

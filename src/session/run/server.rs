@@ -5,7 +5,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::flight::{Kind, Record, Stmt};
+use super::flight::{Kind, Record, Stmt, Subjects};
 use super::{frame_bounds, Relay};
 use crate::mask::FieldAction;
 use crate::metrics::policy::Op;
@@ -14,7 +14,7 @@ use crate::protocol::backend;
 use crate::protocol::encode::{self, Severity};
 use crate::protocol::frame::HEADER_LEN;
 use crate::session::extended::Matched;
-use crate::session::rewrite::{self, ResultPlan};
+use crate::session::rewrite::{self, FieldInfo, ResultPlan};
 use crate::session::splice::Splice;
 use crate::trail::record::{Body, ResultRecord, Status};
 
@@ -63,6 +63,9 @@ impl Relay {
                 // The hot path: rows of a plan-less statement pass as they are.
                 if let Some(stmt) = self.flights.front_mut().and_then(|f| f.current()) {
                     stmt.rows += 1;
+                    if let Some(s) = &mut stmt.subjects {
+                        s.see_row(&payload);
+                    }
                     if let Some(plan) = &stmt.plan {
                         let masked = &mut stmt.masked;
                         let mut failed = false;
@@ -111,11 +114,9 @@ impl Relay {
                     Out::Drop
                 }
                 Matched::Query => {
-                    if self.insp.masked {
-                        if let Some(mut stmt) = self.take_current() {
-                            self.plan_rows(&mut stmt, payload, None);
-                            self.put_current(stmt);
-                        }
+                    if let Some(mut stmt) = self.take_current() {
+                        self.describe_rows(&mut stmt, payload, None);
+                        self.put_current(stmt);
                     }
                     Out::Forward
                 }
@@ -189,7 +190,7 @@ impl Relay {
         *awaiting_description = false;
         let mut stmt = std::mem::replace(stmt, Stmt::new(None, Record::None));
         if let Some(rd) = rd {
-            self.plan_rows(&mut stmt, rd, None);
+            self.describe_rows(&mut stmt, rd, None);
         }
         if let Some(Kind::Execute { stmt: slot, .. }) = self.flights.get_mut(i).map(|f| &mut f.kind)
         {
@@ -197,13 +198,27 @@ impl Relay {
         }
     }
 
-    /// Makes the plan for the rows described by `rd` (a RowDescription payload), with the
-    /// Bind's result `formats` when `rd` is the statement's shape rather than the portal's.
-    pub(super) fn plan_rows(&self, stmt: &mut Stmt, rd: &[u8], formats: Option<&[i16]>) {
+    /// Prepares for the rows described by `rd` (a RowDescription payload): the subject field
+    /// for the trail and, for a masked login, the masking plan — with the Bind's result
+    /// `formats` when `rd` is the statement's shape rather than the portal's.
+    pub(super) fn describe_rows(&self, stmt: &mut Stmt, rd: &[u8], formats: Option<&[i16]>) {
         let Ok(fields) = rewrite::fields_of(rd) else {
-            stmt.blind = true;
+            stmt.blind = self.insp.masked;
             return;
         };
+        let touches = stmt.decided.as_deref().is_none_or(|d| d.touches_personal);
+        if touches {
+            stmt.subjects = self
+                .insp
+                .subject_field(&fields)
+                .map(|i| Subjects::new(i, self.insp.guard().hash_key.clone()));
+        }
+        if self.insp.masked {
+            self.plan_rows(stmt, &fields, rd, formats);
+        }
+    }
+
+    fn plan_rows(&self, stmt: &mut Stmt, fields: &[FieldInfo], rd: &[u8], formats: Option<&[i16]>) {
         let decided = stmt.decided.as_deref();
         let outputs = decided
             .map(|d| &d.resolved.outputs)
@@ -344,8 +359,12 @@ impl Relay {
             rows: stmt.rows,
             command_tag,
             duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            subjects: Vec::new(),
-            subjects_total: 0,
+            subjects: stmt
+                .subjects
+                .as_ref()
+                .map(|s| s.list.clone())
+                .unwrap_or_default(),
+            subjects_total: stmt.subjects.as_ref().map_or(0, |s| s.total),
         });
         if let Err(e) = trail.submit(&body).await {
             tracing::warn!(error = %e, "result record not written");
