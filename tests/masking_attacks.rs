@@ -354,6 +354,8 @@ const CORPUS: &[Case] = &[
     mk("NOT NULL violation prints the row", "UPDATE guests SET name = NULL WHERE id = 1", ErrorScrubbed("23502"), Leaks),
     mk("unique violation names the key", "UPDATE guests SET national_id = 'A812345678' WHERE id = 1", ErrorScrubbed("23505"), Leaks),
     mk("trigger error quotes a value", "UPDATE guests SET email = 'error-quoted@example.com' WHERE id = 1", ErrorScrubbed("P0001"), Leaks),
+    mk("trigger's dynamic SQL fails on a value", "UPDATE guests SET email = 'error-dynamic@example.com' WHERE id = 1", ErrorScrubbed("22P02"), Leaks),
+    mk("trigger error with values in its fields", "UPDATE guests SET email = 'error-fields@example.com' WHERE id = 1", ErrorScrubbed("P0001"), Leaks),
     mk("trigger notice quotes a value", "UPDATE guests SET email = 'notice-quoted@example.com' WHERE id = 1", Allowed, Leaks),
     mk("trigger notice with a bare value", "UPDATE guests SET email = 'notice-bare@example.com' WHERE id = 1", Allowed, Leaks),
     // --- one refused statement refuses the whole Query ---
@@ -1262,4 +1264,98 @@ async fn suspended_portals_and_named_statements_stay_masked() -> TestResult {
         "masked phones in each piece"
     );
     close(conn).await
+}
+
+/// Prepared statement names are shared by SQL (`PREPARE`, `DEALLOCATE`, `DISCARD`) and the
+/// protocol (Parse, Close, Bind): trailmask must not apply what it learnt about a name to a
+/// statement that was redefined or created behind its back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redefined_statement_names_are_not_trusted() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let marketing = needles("marketing");
+    // The first definition reads only marketing's clear column; the second a masked one.
+    let clear = "SELECT (SELECT email FROM guests WHERE id = 1) AS p";
+    let masked = "PREPARE s1 AS SELECT (SELECT phone FROM guests WHERE id = 1) AS p";
+    let scenarios: [(&str, Vec<Vec<u8>>); 5] = [
+        (
+            "Parse s1, DEALLOCATE s1, PREPARE s1, Bind s1",
+            vec![
+                parse_sync("s1", clear),
+                raw::query(b"DEALLOCATE s1"),
+                raw::query(masked.as_bytes()),
+            ],
+        ),
+        (
+            "Parse s1, DEALLOCATE ALL, PREPARE s1, Bind s1",
+            vec![
+                parse_sync("s1", clear),
+                raw::query(b"DEALLOCATE ALL"),
+                raw::query(masked.as_bytes()),
+            ],
+        ),
+        (
+            "Parse s1, DISCARD ALL, PREPARE s1, Bind s1",
+            vec![
+                parse_sync("s1", clear),
+                raw::query(b"DISCARD ALL"),
+                raw::query(masked.as_bytes()),
+            ],
+        ),
+        (
+            "Parse s1, Close s1, PREPARE s1, Bind s1",
+            vec![
+                parse_sync("s1", clear),
+                [raw::frame(b'C', b"Ss1\0"), raw::sync()].concat(),
+                raw::query(masked.as_bytes()),
+            ],
+        ),
+        (
+            "PREPARE s1, Bind s1 (no Parse ever)",
+            vec![raw::query(masked.as_bytes())],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, steps) in &scenarios {
+        let play = |mut conn: RawConn| async move {
+            let mut all = Vec::new();
+            for step in steps {
+                conn.send(step).await?;
+                all.extend(conn.until_ready().await?);
+            }
+            for format in [0, 1] {
+                let mut out = raw::bind("", "s1", &[], format);
+                out.extend(raw::execute(""));
+                out.extend(raw::sync());
+                conn.send(&out).await?;
+                all.extend(conn.until_ready().await?);
+            }
+            close(conn).await?;
+            TestResult::Ok(all)
+        };
+        let direct = play(hotel.raw_direct("marketing").await?).await?;
+        assert!(
+            !leaks_in(&direct, &marketing).is_empty(),
+            "{name}: does not leak even on PostgreSQL alone: {}",
+            describe_errors(&direct)
+        );
+        let all = play(hotel.raw("marketing").await?).await?;
+        let leaks = leaks_in(&all, &marketing);
+        if !leaks.is_empty() {
+            failures.push(format!(
+                "{name}: leaked {leaks:?} (errors: [{}])",
+                describe_errors(&all)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "statement names:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
+}
+
+/// Parse (no parameter types) then Sync.
+fn parse_sync(name: &str, sql: &str) -> Vec<u8> {
+    [raw::parse(name, sql.as_bytes()), raw::sync()].concat()
 }

@@ -95,6 +95,12 @@ BEGIN
         RETURN NULL;
     ELSIF NEW.email = 'error-quoted@example.com' THEN
         RAISE EXCEPTION 'guest "%" is locked', OLD.national_id;
+    ELSIF NEW.email = 'error-dynamic@example.com' THEN
+        -- Fails with the value in the message and in the internal query (field q).
+        EXECUTE format('SELECT %L::boolean', OLD.phone);
+    ELSIF NEW.email = 'error-fields@example.com' THEN
+        RAISE EXCEPTION 'guest is locked'
+            USING COLUMN = OLD.phone, DETAIL = OLD.national_id, HINT = OLD.address;
     END IF;
     RETURN NEW;
 END
