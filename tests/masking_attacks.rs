@@ -333,6 +333,7 @@ const CORPUS: &[Case] = &[
     mk("pg_stat_activity", "SELECT query FROM pg_stat_activity", Refused, Leaks),
     mk("pg_catalog.pg_stat_activity", "SELECT query FROM pg_catalog.pg_stat_activity", Refused, Leaks),
     mk("pg_stat_get_activity()", "SELECT * FROM pg_stat_get_activity(NULL)", Refused, Leaks),
+    mk("pg_stat_get_backend_activity()", "SELECT pg_stat_get_backend_activity(s) FROM pg_stat_get_backend_idset() s", Refused, Leaks),
     mk("pg_stat_statements", "SELECT query FROM pg_stat_statements", Refused, Runs),
     // --- cursors and prepared statements ---
     mk("FETCH from a cursor", "FETCH ALL FROM c", Masked, Leaks)
@@ -356,6 +357,8 @@ const CORPUS: &[Case] = &[
     mk("trigger error quotes a value", "UPDATE guests SET email = 'error-quoted@example.com' WHERE id = 1", ErrorScrubbed("P0001"), Leaks),
     mk("trigger's dynamic SQL fails on a value", "UPDATE guests SET email = 'error-dynamic@example.com' WHERE id = 1", ErrorScrubbed("22P02"), Leaks),
     mk("trigger error with values in its fields", "UPDATE guests SET email = 'error-fields@example.com' WHERE id = 1", ErrorScrubbed("P0001"), Leaks),
+    mk("value the client_encoding cannot hold", "SELECT address FROM guests WHERE id = 1", ErrorScrubbed("22P05"), Leaks)
+        .after(&["SET client_encoding = 'LATIN1'"]),
     mk("trigger notice quotes a value", "UPDATE guests SET email = 'notice-quoted@example.com' WHERE id = 1", Allowed, Leaks),
     mk("trigger notice with a bare value", "UPDATE guests SET email = 'notice-bare@example.com' WHERE id = 1", Allowed, Leaks),
     // --- one refused statement refuses the whole Query ---
@@ -435,6 +438,13 @@ const CORPUS: &[Case] = &[
         "SET search_path = public, pg_catalog",
         "SELECT id FROM guests WHERE phone = '0900000000'",
     ]),
+    mk("built-in shadowed through search_path", "SELECT now()", Contained, Leaks).steps(&[
+        "CREATE FUNCTION public.now() RETURNS text LANGUAGE sql AS $$SELECT string_agg(phone, ',') FROM public.guests$$",
+        "SET search_path = public, pg_catalog",
+    ]),
+    mk("built-in shadowed, search_path set in the same Query", "SET search_path = public, pg_catalog; SELECT now()", Contained, Leaks)
+        .steps(&["CREATE FUNCTION public.now() RETURNS text LANGUAGE sql AS $$SELECT string_agg(phone, ',') FROM public.guests$$"])
+        .simple_only(),
     mk("own view over a function", "SELECT p FROM mk_view", Contained, Leaks)
         .steps(&["CREATE VIEW public.mk_view AS SELECT id, upper(phone) AS p FROM guests"]),
     mk("own view, plain column", "SELECT q FROM mk_view", Contained, Leaks)

@@ -140,6 +140,7 @@ DROP OPERATOR IF EXISTS public.= (text, text);
 DROP FUNCTION IF EXISTS public.mk_eq(text, text);
 DROP FUNCTION IF EXISTS public.mk_phones();
 DROP FUNCTION IF EXISTS public.mk_row(guests);
+DROP FUNCTION IF EXISTS public.now();
 SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 SELECT setval('loot_seq', 1, false);
 DELETE FROM guests WHERE id NOT IN (SELECT id FROM vault.guests);
@@ -237,12 +238,14 @@ pub const KNOWN: &[Known] = &[
     Known {
         column: "guests.address",
         value: "台北市信義區松仁路100號",
-        fragments: &["松仁路100"],
+        // Also the first character's UTF-8 as PostgreSQL prints it when it cannot convert it
+        // to the client_encoding ("character with byte sequence 0xe5 0x8f 0xb0 …").
+        fragments: &["松仁路100", "0xe5 0x8f 0xb0"],
     },
     Known {
         column: "guests.address",
         value: "高雄市苓雅區四維三路2號",
-        fragments: &["四維三路2"],
+        fragments: &["四維三路2", "0xe9 0xab 0x98"],
     },
     Known {
         column: "payments.card_number",
