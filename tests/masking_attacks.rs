@@ -445,6 +445,28 @@ const CORPUS: &[Case] = &[
     mk("built-in shadowed, search_path set in the same Query", "SET search_path = public, pg_catalog; SELECT now()", Contained, Leaks)
         .steps(&["CREATE FUNCTION public.now() RETURNS text LANGUAGE sql AS $$SELECT string_agg(phone, ',') FROM public.guests$$"])
         .simple_only(),
+    mk("own '=' on bigint ahead of pg_catalog, clear query", "SELECT id FROM bookings WHERE id = 1::bigint", Contained, Leaks).steps(&[
+        "CREATE FUNCTION public.mk_eq8(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE '%', (SELECT string_agg(phone, ',') FROM public.guests); RETURN $1 OPERATOR(pg_catalog.=) $2; END$$",
+        "CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.mk_eq8)",
+        "SET search_path = public, pg_catalog",
+    ]),
+    mk("own trigger on an own table", "INSERT INTO mk_t VALUES ('x') RETURNING x", Contained, Leaks).steps(&[
+        "CREATE TABLE public.mk_t (x text)",
+        "CREATE FUNCTION public.mk_trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.x := (SELECT string_agg(phone, ',') FROM public.guests); RETURN NEW; END$$",
+        "CREATE TRIGGER mk_trg BEFORE INSERT ON public.mk_t FOR EACH ROW EXECUTE FUNCTION public.mk_trg()",
+    ]),
+    mk("own rule that selects instead", "INSERT INTO mk_t VALUES ('x')", Contained, Leaks).steps(&[
+        "CREATE TABLE public.mk_t (x text)",
+        "CREATE RULE mk_r AS ON INSERT TO public.mk_t DO INSTEAD SELECT upper(national_id) FROM public.guests",
+    ]),
+    mk("own DEFAULT calling an own function", "INSERT INTO mk_t (id) VALUES (1) RETURNING x", Contained, Leaks).steps(&[
+        "CREATE FUNCTION public.mk_fn() RETURNS text LANGUAGE sql AS $$SELECT string_agg(phone, ',') FROM public.guests$$",
+        "CREATE TABLE public.mk_t (id int, x text DEFAULT public.mk_fn())",
+    ]),
+    mk("own CHECK calling a noisy function", "INSERT INTO mk_t VALUES (1)", Contained, Leaks).steps(&[
+        "CREATE FUNCTION public.mk_notice(int) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE '%', (SELECT string_agg(national_id, ',') FROM public.guests); RETURN true; END$$",
+        "CREATE TABLE public.mk_t (x int CHECK (public.mk_notice(x)))",
+    ]),
     mk("own view over a function", "SELECT p FROM mk_view", Contained, Leaks)
         .steps(&["CREATE VIEW public.mk_view AS SELECT id, upper(phone) AS p FROM guests"]),
     mk("own view, plain column", "SELECT q FROM mk_view", Contained, Leaks)

@@ -141,6 +141,10 @@ DROP FUNCTION IF EXISTS public.mk_eq(text, text);
 DROP FUNCTION IF EXISTS public.mk_phones();
 DROP FUNCTION IF EXISTS public.mk_row(guests);
 DROP FUNCTION IF EXISTS public.now();
+DROP TABLE IF EXISTS public.mk_t CASCADE;
+DROP OPERATOR IF EXISTS public.= (bigint, bigint);
+DROP FUNCTION IF EXISTS public.mk_trg(), public.mk_fn(), public.mk_notice(int),
+    public.mk_eq8(bigint, bigint);
 SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 SELECT setval('loot_seq', 1, false);
 DELETE FROM guests WHERE id NOT IN (SELECT id FROM vault.guests);
