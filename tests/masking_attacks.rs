@@ -491,6 +491,12 @@ const CORPUS: &[Case] = &[
     case("deny: equality", "front_desk", "SELECT id FROM payments WHERE card_number = '4111000000000000'", Refused, Runs),
     case("deny: COPY", "front_desk", "COPY payments TO STDOUT", Refused, Leaks),
     case("deny: whole row", "front_desk", "SELECT p FROM payments p", Refused, Leaks),
+    case("deny: INSERT writes card_number", "front_desk", "INSERT INTO payments (id, booking_id, amount_twd, card_number, paid_at) VALUES (9, 1, 1, '4000000000000002', now())", Refused, Runs),
+    case("deny: RETURNING card_number", "front_desk", "INSERT INTO payments (id, booking_id, amount_twd, paid_at) VALUES (9, 1, 1, now()) RETURNING card_number", Refused, Runs),
+    case("deny: count(card_number)", "front_desk", "SELECT count(card_number) FROM payments", Refused, Runs),
+    case("deny: ORDER BY card_number", "front_desk", "SELECT id FROM payments ORDER BY card_number", Refused, Runs),
+    case("deny: inside a subquery", "front_desk", "SELECT 1 FROM (SELECT card_number FROM payments) s", Refused, Runs),
+    case("deny: whole row by table name", "front_desk", "SELECT payments FROM payments", Refused, Leaks),
     case("front_desk: masked e-mail", "front_desk", "SELECT name, phone, email, passport_no, birthday, address FROM guests", Masked, Leaks),
     case("front_desk: function of e-mail", "front_desk", "SELECT upper(email) FROM guests", Refused, Leaks),
     case("front_desk: string_agg(card_holder)", "front_desk", "SELECT string_agg(card_holder, ',') FROM payments", Refused, Leaks),
@@ -844,6 +850,27 @@ async fn refusals_behave_like_postgresql_errors() -> TestResult {
     );
     let r = simple(&mut conn, "SELECT 1").await?;
     assert_eq!(text_rows(&r)?, vec![vec![Some("1".to_owned())]]);
+
+    // Inside a savepoint: ROLLBACK TO SAVEPOINT recovers, as after any error.
+    for (sql, want) in [
+        ("BEGIN", None),
+        ("SAVEPOINT s", None),
+        ("SELECT lower(national_id) FROM guests", Some("42501")),
+        ("ROLLBACK TO SAVEPOINT s", None),
+        ("INSERT INTO loot VALUES ('after savepoint')", None),
+        ("COMMIT", None),
+    ] {
+        let r = simple(&mut conn, sql).await?;
+        let got = sqlstates(&r);
+        let want: Vec<String> = want.map(str::to_owned).into_iter().collect();
+        assert_eq!(got, want, "{sql}: {}", describe_errors(&r));
+    }
+    assert_eq!(
+        loot().await?,
+        1,
+        "the work after ROLLBACK TO SAVEPOINT was not committed"
+    );
+    restore(&superuser).await?;
 
     // A multi-statement Query with one refused statement: refused whole, nothing runs.
     let r = simple(
