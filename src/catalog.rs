@@ -4,7 +4,7 @@
 //! every column use and output column to `schema.table.column` with table OID and attnum.
 //!
 //! The snapshot types and resolution are pure (no I/O) so `policy` can use them and tests can
-//! build snapshots by hand; only [`load`] talks to PostgreSQL (tokio-postgres, trailmask's own
+//! build snapshots by hand; only [`load()`] talks to PostgreSQL (tokio-postgres, trailmask's own
 //! catalog login from `[catalog]`). The proxy keeps one snapshot per database in a [`Catalog`]
 //! and refreshes it every `refresh_secs` and after DDL.
 

@@ -1,5 +1,5 @@
-//! SQL front end, pure (no I/O): normalisation and fingerprints ([`normalize`]), statement
-//! analysis with sqlparser's PostgreSQL dialect ([`analyze`]), output-column lineage
+//! SQL front end, pure (no I/O): normalisation and fingerprints ([`normalize()`]), statement
+//! analysis with sqlparser's PostgreSQL dialect ([`analyze()`]), output-column lineage
 //! ([`lineage`]) and a bounded cache of analyses keyed by normalised text ([`cache`]).
 //!
 //! Names here are as written; [`crate::catalog`] resolves them against a snapshot of pg_catalog.

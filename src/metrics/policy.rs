@@ -43,6 +43,8 @@ pub struct PolicyMetrics {
     pub denied: IntCounterVec,
     /// Statements decided, by trailmask role, op and decision.
     pub statements: IntCounterVec,
+    /// Rows sent to clients, by trailmask role and each table the statement read.
+    pub rows: IntCounterVec,
 }
 
 // === impl Op ===
@@ -121,13 +123,28 @@ impl PolicyMetrics {
             ),
             &["role", "op", "decision"],
         )?;
+        let rows = IntCounterVec::new(
+            Opts::new(
+                "trailmask_rows_returned_total",
+                "Rows returned to clients, by role and table read (schema.table).",
+            ),
+            &["role", "table"],
+        )?;
+        registry.register(Box::new(rows.clone()))?;
         registry.register(Box::new(masked_values.clone()))?;
         registry.register(Box::new(denied.clone()))?;
         registry.register(Box::new(statements.clone()))?;
 
+        let tables: std::collections::BTreeSet<&str> = columns
+            .iter()
+            .filter_map(|c| c.rsplit_once('.').map(|(t, _)| t))
+            .collect();
         for role in roles {
             for column in columns {
                 masked_values.with_label_values(&[role.as_str(), column.as_str()]);
+            }
+            for table in &tables {
+                rows.with_label_values(&[role.as_str(), table]);
             }
             for rule in rules {
                 denied.with_label_values(&[role.as_str(), rule]);
@@ -142,6 +159,7 @@ impl PolicyMetrics {
             masked_values,
             denied,
             statements,
+            rows,
         })
     }
 
@@ -150,6 +168,11 @@ impl PolicyMetrics {
         self.masked_values
             .with_label_values(&[role, column])
             .inc_by(n);
+    }
+
+    /// Counts `n` rows sent to `role` from a statement that read `table`.
+    pub fn rows_returned(&self, role: &str, table: &str, n: u64) {
+        self.rows.with_label_values(&[role, table]).inc_by(n);
     }
 
     /// Counts one statement of `role` refused by `rule` (also counted in `statements_total`).

@@ -214,6 +214,27 @@ impl Tracker {
         self.expect.push_back(Expect::CloseComplete);
     }
 
+    /// CopyDone or CopyFail from the client. The server ignores Sync messages that arrive while
+    /// it is in COPY FROM STDIN (libpq and tokio-postgres pipeline one after the Execute), so
+    /// every Sync queued after the COPY's Execute is withdrawn. Returns how many were.
+    pub fn on_copy_end(&mut self) -> usize {
+        let Some(start) = self
+            .expect
+            .iter()
+            .position(|e| matches!(e, Expect::Execute { .. } | Expect::Query))
+        else {
+            return 0;
+        };
+        let before = self.expect.len();
+        let mut i = 0usize;
+        self.expect.retain(|e| {
+            let keep = i <= start || !matches!(e, Expect::Sync);
+            i += 1;
+            keep
+        });
+        before - self.expect.len()
+    }
+
     pub fn on_sync(&mut self) {
         self.expect.push_back(Expect::Sync);
     }

@@ -1,6 +1,6 @@
 //! Where each output column of a statement comes from, before name resolution: a bare column
 //! (through aliases), a value derived from some columns and whole rows, a constant, a `*` still
-//! to be expanded from the catalog, or unknown. [`crate::catalog::resolve`] turns these into base
+//! to be expanded from the catalog, or unknown. [`crate::catalog::resolve()`] turns these into base
 //! table columns; the proxy cross-checks them against RowDescription.
 
 use super::analyze::{ColumnName, RowRef, ScopeId};

@@ -122,6 +122,7 @@ impl Target {
                 tls.files.key.display()
             )?;
         }
+        let audit = audit_toml(&dir, &opts.extra_toml)?;
         let upstream = opts
             .upstream_address
             .clone()
@@ -130,7 +131,7 @@ impl Target {
         write!(
             toml,
             "\n[upstream]\naddress = \"{upstream}\"\ntls = {{ mode = \"{upstream_tls}\" }}\n\
-             connect_timeout_ms = 5000\n\n[metrics]\naddress = \"127.0.0.1:{metrics_port}\"\n\n{}\n",
+             connect_timeout_ms = 5000\n\n[metrics]\naddress = \"127.0.0.1:{metrics_port}\"\n\n{}\n{audit}",
             opts.extra_toml
         )?;
         let config = dir.join("trailmask.toml");
@@ -141,6 +142,10 @@ impl Target {
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "info")
+            .env(
+                "TRAILMASK_TEST_HASH_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -155,6 +160,12 @@ impl Target {
         };
         target.wait_until_accepting("proxy.log").await?;
         Ok(target)
+    }
+
+    /// The trail directory when `TRAILMASK_TEST_AUDIT` gave the proxy one.
+    pub fn trail_dir(&self) -> Option<PathBuf> {
+        let d = self.dir.join("trail");
+        d.exists().then_some(d)
     }
 
     async fn spawn_pgbouncer(cluster: &Cluster, opts: TargetOptions) -> TestResult<Target> {
@@ -295,8 +306,37 @@ impl Drop for Target {
         if let Some(child) = &mut self.child {
             let _ = child.start_kill();
         }
-        if self.kind == TargetKind::Proxy {
+        // TRAILMASK_TEST_KEEP=1 keeps the proxy's config, log and trail for a post-mortem.
+        if self.kind == TargetKind::Proxy && std::env::var_os("TRAILMASK_TEST_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// `TRAILMASK_TEST_AUDIT=strict|batched|async` runs every proxy test with a trail (so the
+/// statement and result paths of the session are exercised by the whole relay suite); unset or
+/// when the test brings its own `[audit]`: none.
+fn audit_toml(dir: &std::path::Path, extra: &str) -> TestResult<String> {
+    let Ok(mode) = std::env::var("TRAILMASK_TEST_AUDIT") else {
+        return Ok(String::new());
+    };
+    if mode.is_empty() || extra.contains("[audit]") {
+        return Ok(String::new());
+    }
+    let keys = dir.join("keys");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_trailmask"))
+        .arg("keygen")
+        .arg("--out")
+        .arg(&keys)
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err("trailmask keygen failed".into());
+    }
+    Ok(format!(
+        "[audit]\ndir = \"{}\"\nchain = \"test\"\ndurability = \"{mode}\"\n\
+         signing_key = \"{}\"\nparameters = \"hashed\"\nhash_key_env = \"TRAILMASK_TEST_HASH_KEY\"\n",
+        dir.join("trail").display(),
+        keys.join("trail-signing.key").display()
+    ))
 }

@@ -85,3 +85,25 @@ fn describe_statement_then_close() {
     assert!(t.statement(b"s").is_none());
     assert_eq!(t.pending(), 0);
 }
+
+#[test]
+fn sync_sent_during_copy_in_is_withdrawn_at_copy_done() {
+    let mut t = Tracker::new();
+    t.on_bind(Bytes::new(), Bytes::from_static(b"s"));
+    t.on_execute(Bytes::new());
+    t.on_sync();
+    assert_eq!(t.on_server(b'2', &Bytes::new()).unwrap(), Matched::Other);
+    assert!(matches!(
+        t.on_server(b'G', &Bytes::new()).unwrap(),
+        Matched::Execute { .. }
+    ));
+    // CopyData…, CopyDone, Sync: the first Sync was ignored by the server.
+    assert_eq!(t.on_copy_end(), 1);
+    t.on_sync();
+    assert!(matches!(
+        t.on_server(b'C', &Bytes::new()).unwrap(),
+        Matched::Execute { .. }
+    ));
+    assert_eq!(t.on_server(b'Z', &Bytes::new()).unwrap(), Matched::Other);
+    assert_eq!(t.pending(), 0);
+}

@@ -66,7 +66,15 @@ impl Relay {
         while let Some((tag, end)) = frame_bounds(splice.chunk(), at) {
             let payload = splice.chunk().slice(at + HEADER_LEN..end);
             self.bytes_in += u64::try_from(end - at).unwrap_or(0);
-            match self.client_frame(tag, &payload).await? {
+            let timed = matches!(tag, b'Q' | b'P' | b'E');
+            let started = timed.then(Instant::now);
+            let action = self.client_frame(tag, &payload).await?;
+            if let Some(t) = started {
+                self.metrics
+                    .proxy_overhead_seconds
+                    .observe(t.elapsed().as_secs_f64());
+            }
+            match action {
                 Action::Forward => {}
                 Action::Replace(buf) => splice.replace(at, end, &mut self.to_upstream, |s| {
                     s.extend_from_slice(&buf)
@@ -130,6 +138,13 @@ impl Relay {
             b'S' => {
                 self.tracker.on_sync();
                 self.batches_sent += 1;
+                Ok(Action::Forward)
+            }
+            b'c' | b'f' => {
+                let withdrawn = self.tracker.on_copy_end();
+                self.batches_sent = self
+                    .batches_sent
+                    .saturating_sub(u64::try_from(withdrawn).unwrap_or(0));
                 Ok(Action::Forward)
             }
             b'F' => {

@@ -333,6 +333,17 @@ impl Relay {
             .statement_duration_seconds
             .with_label_values(&[duration_label(op)])
             .observe(elapsed.as_secs_f64());
+        if stmt.rows > 0 {
+            if let Some(d) = &stmt.decided {
+                for t in &d.resolved.tables_read {
+                    self.insp.guard().metrics.rows_returned(
+                        &self.insp.role,
+                        &t.qualified(),
+                        stmt.rows,
+                    );
+                }
+            }
+        }
         for (n, column) in stmt.masked.iter().zip(&stmt.columns) {
             if *n > 0 && !column.is_empty() {
                 self.insp
