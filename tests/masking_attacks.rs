@@ -166,6 +166,13 @@ const CORPUS: &[Case] = &[
     mk("ROW()", "SELECT ROW(name, phone) FROM guests", Refused, Leaks),
     mk("xmlelement() (unparsed)", "SELECT xmlelement(name x, phone) FROM guests", Refused, Leaks),
     mk("overlay()", "SELECT overlay(national_id placing 'X' from 1 for 1) FROM guests", Refused, Leaks),
+    mk("unnest(ARRAY[…]) in FROM", "SELECT u FROM guests, unnest(ARRAY[phone]) AS u", Refused, Leaks),
+    mk("set-returning function", "SELECT regexp_split_to_table(phone, '-') FROM guests", Refused, Leaks),
+    mk("JSON path over a built object", "SELECT jsonb_path_query(jsonb_build_object('p', national_id), '$.p') FROM guests", Refused, Leaks),
+    mk("to_char() of a date", "SELECT to_char(birthday, 'YYYY-MM-DD') FROM guests", Refused, Leaks),
+    mk("extract() from a date", "SELECT extract(month FROM birthday) FROM guests", Refused, Runs),
+    mk("age() of a date", "SELECT age(birthday) FROM guests", Refused, Runs),
+    mk("old inheritance syntax guests*", "SELECT phone FROM guests*", NoLeak, Leaks),
     mk("COLLATE", "SELECT phone COLLATE \"C\" FROM guests", NoLeak, Leaks),
     // --- casts ---
     mk("cast to bigint", "SELECT replace(phone, '-', '')::bigint FROM guests", Refused, Leaks),
@@ -291,6 +298,9 @@ const CORPUS: &[Case] = &[
     mk("UPDATE … SET from a CASE oracle", "UPDATE guests SET email = CASE WHEN phone LIKE '09%' THEN 'mobile@example.com' ELSE email END WHERE id = 1", Refused, Runs),
     mk("UPDATE … WHERE LIKE", "UPDATE guests SET email = 'matched@example.com' WHERE phone LIKE '0987%'", Refused, Runs),
     mk("UPDATE … RETURNING a copied value", "UPDATE guests SET email = phone WHERE id = 1 RETURNING email", Refused, Leaks),
+    mk("UPDATE through a view copies a masked column", "UPDATE guest_contacts SET email = phone WHERE id = 1", Refused, Runs),
+    mk("UPDATE through a view, WHERE LIKE", "UPDATE guest_contacts SET email = 'x@example.com' WHERE phone LIKE '09%'", Refused, Runs),
+    mk("UPDATE through a view, RETURNING bare", "UPDATE guest_contacts SET email = email WHERE id = 1 RETURNING name, phone", Masked, Leaks),
     mk("UPDATE … RETURNING, bare", "UPDATE guests SET created_at = created_at WHERE id = 1 RETURNING phone, national_id, name", Masked, Leaks),
     mk("UPDATE … RETURNING a function", "UPDATE guests SET created_at = created_at WHERE id = 1 RETURNING upper(address)", Refused, Leaks),
     // --- COPY … TO ---

@@ -125,6 +125,7 @@ GRANT ALL ON ALL TABLES IN SCHEMA public TO dba;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO dba, marketing, front_desk;
 GRANT INSERT, UPDATE ON guests, bookings, rooms, loot TO front_desk, marketing;
 GRANT INSERT ON payments TO front_desk;
+GRANT UPDATE ON guest_contacts TO marketing;
 GRANT pg_read_server_files, pg_read_all_stats TO marketing;
 GRANT SELECT ON pg_catalog.pg_statistic TO marketing;
 GRANT EXECUTE ON FUNCTION pg_read_file(text), pg_read_binary_file(text) TO marketing;
