@@ -510,6 +510,10 @@ const CORPUS: &[Case] = &[
     case("front_desk: masked e-mail", "front_desk", "SELECT name, phone, email, passport_no, birthday, address FROM guests", Masked, Leaks),
     case("front_desk: function of e-mail", "front_desk", "SELECT upper(email) FROM guests", Refused, Leaks),
     case("front_desk: string_agg(card_holder)", "front_desk", "SELECT string_agg(card_holder, ',') FROM payments", Refused, Leaks),
+    // --- combo: member of marketing and front_desk (union of clear, front_desk's deny) ---
+    case("combo: deny wins", "combo", "SELECT card_number FROM payments", Refused, Leaks),
+    case("combo: function of a column neither role sees", "combo", "SELECT upper(passport_no) FROM guests", Refused, Leaks),
+    case("combo: star", "combo", "SELECT * FROM guests", Masked, Leaks),
     // --- auditor: everything masked ---
     case("auditor: star", "auditor", "SELECT * FROM guests", Masked, Leaks),
     case("auditor: payments", "auditor", "SELECT id, card_number, card_holder FROM payments", Masked, Leaks),

@@ -49,6 +49,7 @@ const CLEAR_READS: &[(&str, &str)] = &[
     ("marketing", "SELECT count(*) FROM guests"),
     ("marketing", "SELECT b.id, b.check_in, b.status FROM bookings b JOIN guests g ON g.id = b.guest_id WHERE g.national_id = 'F223456789'"),
     ("auditor", "SELECT id, guest_id, room_id, check_in, check_out, status FROM bookings ORDER BY id"),
+    ("combo", "SELECT id, name, phone, national_id, email, upper(email) FROM guests ORDER BY phone"),
     ("dba", "SELECT * FROM guests ORDER BY id"),
     ("dba", "SELECT * FROM payments ORDER BY id"),
     ("dba", "SELECT row_to_json(g) FROM guests g ORDER BY id"),
@@ -219,6 +220,11 @@ const MASKED_READS: &[(&str, &str, &[&[Want]])] = &[
             &[Text("m********@example.com"), Text("F22345****"), Date(1985)],
             &[Text("w***********@example.org"), Text("A81234****"), Date(1992)],
         ],
+    ),
+    (
+        "combo",
+        "SELECT name, email, passport_no FROM guests WHERE id = 1",
+        &[&[Text("林美玉"), Text("meiyu.lin@example.com"), Text("******678")]],
     ),
     (
         "intern",

@@ -1,7 +1,7 @@
 //! The masking harness: a throwaway PostgreSQL holding the demo hotel schema
 //! (`config/demo/schema.sql`) with a few guests whose personal values are KNOWN and distinctive,
 //! the demo logins (`front_desk`, `marketing`, `dba`, `auditor`) plus `intern` (matched by no
-//! `[roles.*]`, so it gets `policy.default_role`), and `trailmask proxy` in front of it, configured
+//! `[roles.*]`, so it gets `policy.default_role`) and `combo` (member of two roles), and `trailmask proxy` in front of it, configured
 //! from `config/demo/demo.toml` the way `trailmask demo` does it (catalog login, trail directory,
 //! a key from `trailmask keygen`, the trail hash key in the environment).
 //!
@@ -33,7 +33,16 @@ use crate::support::{Session, TargetKind, TestResult};
 pub const DATABASE: &str = "hotel";
 /// Logins the tests connect as. All authenticate with the `password` method, so the raw
 /// frontend (cleartext only) can log in through the proxy as each of them.
-pub const LOGINS: [&str; 5] = ["front_desk", "marketing", "dba", "auditor", "intern"];
+/// `combo` is a member of both `marketing` and `front_desk`: the union of their `clear` lists,
+/// and front_desk's `deny`.
+pub const LOGINS: [&str; 6] = [
+    "front_desk",
+    "marketing",
+    "dba",
+    "auditor",
+    "intern",
+    "combo",
+];
 /// trailmask's catalog login (`[catalog] user` in demo.toml).
 const CATALOG_USER: &str = "trailmask";
 const SCHEMA_SQL: &str = include_str!("../../config/demo/schema.sql");
@@ -119,6 +128,7 @@ ANALYZE;
 /// Privileges: enough that PostgreSQL itself would run every attack (so a refusal can only come
 /// from trailmask), including the predefined roles that read files and other sessions.
 const GRANTS_SQL: &str = "
+GRANT marketing, front_desk TO combo;
 GRANT USAGE, CREATE ON SCHEMA public TO front_desk, marketing, dba, auditor, intern;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO front_desk, marketing, auditor, intern;
 GRANT ALL ON ALL TABLES IN SCHEMA public TO dba;
@@ -281,6 +291,12 @@ pub fn clear_columns(login: &str) -> &'static [&'static str] {
     match login {
         "front_desk" => &["guests.name", "guests.phone", "guests.national_id"],
         "marketing" => &["guests.email"],
+        "combo" => &[
+            "guests.name",
+            "guests.phone",
+            "guests.national_id",
+            "guests.email",
+        ],
         "dba" => &[
             "guests.name",
             "guests.phone",
