@@ -431,3 +431,53 @@ async fn psql_describe_commands_work_for_every_role() -> TestResult {
     );
     Ok(())
 }
+
+/// Bind with one result format code per column (or none: all text), as drivers that mix
+/// formats send it: each column is masked in its own format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_result_formats_are_masked_per_column() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let sql = "SELECT birthday, name, birthday AS b2, phone FROM guests WHERE id = 1";
+    let cases: [(&[i16], [bool; 4]); 4] = [
+        (&[], [false; 4]),
+        (&[1, 0, 0, 1], [true, false, false, true]),
+        (&[0, 1, 1, 0], [false, true, true, false]),
+        (&[1], [true; 4]),
+    ];
+    for (formats, binary) in cases {
+        let mut conn = hotel.raw("marketing").await?;
+        let mut out = support::raw::parse("", sql.as_bytes());
+        out.extend(bind_formats(formats));
+        out.extend(support::raw::execute(""));
+        out.extend(support::raw::sync());
+        conn.send(&out).await?;
+        let got = conn.until_ready().await?;
+        assert!(
+            errors(&got).is_empty(),
+            "{formats:?}: {}",
+            describe_errors(&got)
+        );
+        let wants = [Date(1985), Text("林○玉"), Date(1985), Text("0987-***-321")];
+        let rows = rows(&got)?;
+        let row = rows.first().ok_or("no row")?;
+        for (i, ((value, want), binary)) in row.iter().zip(wants).zip(binary).enumerate() {
+            want.check(value.as_deref(), binary)
+                .map_err(|e| format!("formats {formats:?}, field {i}: {e}"))?;
+        }
+        let leaks = leaks_in(&got, &needles("marketing"));
+        assert!(leaks.is_empty(), "formats {formats:?}: leaked {leaks:?}");
+    }
+    Ok(())
+}
+
+/// Bind of the unnamed statement to the unnamed portal, no parameters, these result formats.
+fn bind_formats(formats: &[i16]) -> Vec<u8> {
+    let mut body = vec![0u8, 0u8];
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&i16::try_from(formats.len()).unwrap_or(0).to_be_bytes());
+    for f in formats {
+        body.extend_from_slice(&f.to_be_bytes());
+    }
+    support::raw::frame(b'B', &body)
+}
