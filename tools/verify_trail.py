@@ -34,6 +34,7 @@ def check_chain(root, chain, keys):
         lines = raw.split(b"\n"); tail = lines.pop(); newest = i == len(segs) - 1
         if tail and not newest: fail(f, len(lines) + 1, None, "torn line", "\\n", tail[:40])
         if tail: print(f"warning: {f}: torn last line of {len(tail)} bytes ignored")
+        if not lines and newest: print(f"warning: {f}: newest segment holds no whole record (crash while opening it)")
         stopped = False; kind = None
         for n, line in enumerate(lines, 1):
             try:

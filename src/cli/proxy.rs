@@ -125,6 +125,9 @@ pub async fn serve(
     let catalog = config
         .catalog
         .map(|c| Catalog::new(c, config.upstream.address.clone()));
+    if let Some(c) = &catalog {
+        check_references(c, &policy).await?;
+    }
     if catalog.is_none() && policy.tables().values().next().is_some() {
         tracing::warn!("no [catalog] section: logins with masked columns are refused every statement that names a table");
     }
@@ -217,6 +220,49 @@ pub async fn serve(
     }
     tracing::info!("trailmask stopped");
     Ok(())
+}
+
+/// Checks every `[personal_data]` table, column and `subject_key` against the catalog of
+/// `catalog.database` (default: the catalog login's own database), listing every one that does
+/// not exist. A catalog that cannot be read now is only a warning: sessions fail closed until it
+/// loads.
+async fn check_references(catalog: &Catalog, policy: &Policy) -> Result<()> {
+    let database = catalog
+        .options()
+        .database
+        .clone()
+        .unwrap_or_else(|| catalog.options().user.clone());
+    let snapshot = match catalog.current(&database).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(database = %database, error = %e, "cannot read the catalog at start; [personal_data] names are not checked yet");
+            return Ok(());
+        }
+    };
+    let mut problems = Vec::new();
+    for (table, t) in policy.tables() {
+        let Some(rel) = snapshot.by_name(table.schema(), table.name()) else {
+            problems.push(format!(
+                "[personal_data.\"{table}\"] names a table that database {database:?} does not have"
+            ));
+            continue;
+        };
+        for column in t.columns.keys().chain(t.subject_key.iter()) {
+            if rel.column(column).is_none() {
+                problems.push(format!(
+                    "[personal_data.\"{table}\"] names column {column:?}, which {table} does not have in database {database:?}"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "the configuration names what the database lacks:\n  {}",
+            problems.join("\n  ")
+        )))
+    }
 }
 
 /// The addresses actually bound.

@@ -590,7 +590,9 @@ impl Writer {
         if w.opts.compress_sealed {
             for seg in &found {
                 let plain = w.chain_dir.join(&seg.name);
-                if !seg.compressed && plain.exists() {
+                // Recovery may have removed an empty newest segment whose name the new segment
+                // now reuses: that file is live, not sealed, and must never be compressed away.
+                if seg.name != w.cur.name && !seg.compressed && plain.exists() {
                     if let Err(e) = segment::compress(&w.chain_dir, &seg.name) {
                         tracing::warn!(segment = %seg.name, error = %e, "cannot compress sealed segment");
                     }

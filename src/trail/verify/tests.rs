@@ -178,6 +178,46 @@ fn torn_last_line_is_a_warning_only_in_the_newest_segment() {
 }
 
 #[test]
+fn empty_newest_segment_after_a_crash_mid_rotation_is_a_warning_elsewhere_a_break() {
+    // Sealed by rotation, then the next file created, then the crash: empty or a torn start.
+    let mut b = Build::new();
+    b.open();
+    b.anomaly(1);
+    b.seal(false);
+    let next = format!("{:020}.jsonl", b.seq + 1);
+    for bytes in [&b""[..], &b"{\"seq\":4,\"ts\":"[..]] {
+        let mut segs = b.segs.clone();
+        segs.push((next.clone(), bytes.to_vec()));
+        let r = run(&segs, &with_key(&b));
+        assert_eq!(r.brk, None, "{bytes:?}");
+        assert_eq!(r.head_seq, Some(3));
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("holds no whole record")),
+            "{:?}",
+            r.warnings
+        );
+        let r = run(
+            &segs,
+            &Options {
+                require_sealed: true,
+                ..with_key(&b)
+            },
+        );
+        assert_eq!(
+            r.brk, None,
+            "every record is covered by the rotation checkpoint"
+        );
+    }
+    // Anywhere but the newest, an empty segment is a break.
+    let mut segs = b.segs.clone();
+    segs.insert(0, ("00000000000000000000.jsonl".to_owned(), Vec::new()));
+    let r = run(&segs, &Options::default());
+    assert_eq!(r.brk.unwrap().reason, "segment holds no record");
+}
+
+#[test]
 fn record_after_stop_is_a_break() {
     let mut b = chain(1, 1);
     b.anomaly(9);
