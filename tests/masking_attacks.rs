@@ -322,6 +322,8 @@ const CORPUS: &[Case] = &[
     mk("query_to_xml()", "SELECT query_to_xml('SELECT phone FROM guests', true, false, '')", Refused, Leaks),
     mk("table_to_xml()", "SELECT table_to_xml('guests', true, false, '')", Refused, Leaks),
     mk("query_to_xml_and_xmlschema()", "SELECT query_to_xml_and_xmlschema('SELECT national_id FROM guests', true, false, '')", Refused, Leaks),
+    mk("cursor_to_xml() over an allowed cursor", "SELECT cursor_to_xml('c', 10, false, false, '')", Refused, Leaks)
+        .after(&["BEGIN", "DECLARE c CURSOR FOR SELECT phone, national_id FROM guests"]),
     mk("pg_read_file()", "SELECT pg_read_file('@EXPORT_FILE@')", Refused, Leaks),
     mk("pg_read_binary_file()", "SELECT pg_read_binary_file('@EXPORT_FILE@')", Refused, Leaks),
     mk("dblink()", "SELECT * FROM dblink('@DBA_CONN@', 'SELECT phone FROM guests') AS t(p text)", Refused, Leaks),
