@@ -1434,3 +1434,50 @@ async fn redefined_statement_names_are_not_trusted() -> TestResult {
 fn parse_sync(name: &str, sql: &str) -> Vec<u8> {
     [raw::parse(name, sql.as_bytes()), raw::sync()].concat()
 }
+
+/// A simple Query sent in the middle of an extended-protocol batch (before its Sync) is still
+/// a statement: trailmask must check it like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_inside_an_extended_batch_is_still_checked() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let marketing = needles("marketing");
+    let mut batch = raw::parse("", b"SELECT 1");
+    batch.extend(raw::bind("", "", &[], 0));
+    batch.extend(raw::execute(""));
+    batch.extend(raw::query(b"SELECT upper(phone) FROM guests"));
+    batch.extend(raw::sync());
+    let play = |mut conn: RawConn| {
+        let batch = batch.clone();
+        async move {
+            conn.send(&batch).await?;
+            // One ReadyForQuery for the Query, one for the Sync.
+            let mut all = Vec::new();
+            for _ in 0..2 {
+                let part =
+                    tokio::time::timeout(std::time::Duration::from_secs(30), conn.until_ready())
+                        .await
+                        .map_err(|_| "no ReadyForQuery within 30 s")??;
+                all.extend(part);
+            }
+            let probe = simple(&mut conn, "SELECT 1").await?;
+            let usable = text_rows(&probe)? == vec![vec![Some("1".to_owned())]];
+            TestResult::Ok((all, usable))
+        }
+    };
+    let (direct, _) = play(hotel.raw_direct("marketing").await?).await?;
+    assert!(
+        !leaks_in(&direct, &marketing).is_empty(),
+        "does not leak even on PostgreSQL alone: {}",
+        describe_errors(&direct)
+    );
+    let (got, usable) = play(hotel.raw("marketing").await?).await?;
+    let leaks = leaks_in(&got, &marketing);
+    assert!(leaks.is_empty(), "leaked {leaks:?}");
+    assert!(
+        sqlstates(&got).contains(&"42501".to_owned()),
+        "expected a 42501 refusal, got [{}]",
+        describe_errors(&got)
+    );
+    assert!(usable, "the session did not answer SELECT 1 afterwards");
+    Ok(())
+}
