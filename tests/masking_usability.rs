@@ -481,3 +481,46 @@ fn bind_formats(formats: &[i16]) -> Vec<u8> {
     }
     support::raw::frame(b'B', &body)
 }
+
+/// A mask never hands back its input, even for values outside the format it was made for
+/// (guest 3: one-character name and address, an international phone number, an e-mail address
+/// without '@', a lower-case ID number, a passport number no longer than `keep_last(3)` keeps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masks_never_return_their_input() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let sql =
+        "SELECT name, phone, email, national_id, passport_no, address FROM guests WHERE id = 3";
+    let clear = text_rows(&simple(&mut hotel.raw_direct("auditor").await?, sql).await?)?;
+    let clear = clear.first().ok_or("guest 3 is missing")?.clone();
+    let mut failures = Vec::new();
+    for binary in [false, true] {
+        let mut conn = hotel.raw("auditor").await?;
+        let got = if binary {
+            extended_binary(&mut conn, sql).await?
+        } else {
+            simple(&mut conn, sql).await?
+        };
+        if !errors(&got).is_empty() {
+            failures.push(format!("binary {binary}: {}", describe_errors(&got)));
+            continue;
+        }
+        let rows = text_rows(&got)?;
+        let row = rows.first().ok_or("no row")?;
+        for (i, (masked, input)) in row.iter().zip(&clear).enumerate() {
+            let (Some(masked), Some(input)) = (masked, input) else {
+                continue;
+            };
+            if masked == input || (input.chars().count() >= 4 && masked.contains(input.as_str())) {
+                failures.push(format!(
+                    "binary {binary}, column {i}: {input:?} came back as {masked:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "masks that returned their input:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
+}

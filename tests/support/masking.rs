@@ -61,7 +61,11 @@ VALUES
     (1, '林美玉', '0987654321', 'meiyu.lin@example.com', 'F223456789', 'M12345678', '1985-07-23',
      '台北市信義區松仁路100號', '2026-01-02 03:04:05+00'),
     (2, 'Chen Wei-Ting', '0912-345-678', 'weiting.chen@example.org', 'A812345678', '300123987',
-     '1992-11-05', '高雄市苓雅區四維三路2號', '2026-02-03 04:05:06+00');
+     '1992-11-05', '高雄市苓雅區四維三路2號', '2026-02-03 04:05:06+00'),
+    -- Edge cases for the masks: one-character name and address, an international phone
+    -- number, an e-mail address without '@', a lower-case ID number, a three-character passport.
+    (3, '李', '+886 987 654 329', 'NoAtSignHere', 'f123456780', 'X12', NULL, '台',
+     '2026-02-04 04:05:06+00');
 -- Filler guests, so that ANALYZE builds histograms (pg_stats then holds the values above).
 INSERT INTO guests (id, name, phone, email, national_id, passport_no, birthday, address, created_at)
 SELECT 100 + i, '旅客' || i, '0955' || lpad(i::text, 6, '0'), 'guest' || i || '@example.net',
@@ -210,6 +214,26 @@ pub const KNOWN: &[Known] = &[
         column: "guests.phone",
         value: "0912-345-678",
         fragments: &["0912345678", "912345678"],
+    },
+    Known {
+        column: "guests.name",
+        value: "李",
+        fragments: &[],
+    },
+    Known {
+        column: "guests.phone",
+        value: "+886 987 654 329",
+        fragments: &["987 654 329", "987654329"],
+    },
+    Known {
+        column: "guests.email",
+        value: "NoAtSignHere",
+        fragments: &[],
+    },
+    Known {
+        column: "guests.national_id",
+        value: "f123456780",
+        fragments: &["123456780"],
     },
     Known {
         column: "guests.email",
