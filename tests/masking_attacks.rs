@@ -1481,3 +1481,57 @@ async fn a_query_inside_an_extended_batch_is_still_checked() -> TestResult {
     assert!(usable, "the session did not answer SELECT 1 afterwards");
     Ok(())
 }
+
+/// The owner redefines a view directly on the database (a migration that does not pass through
+/// trailmask): a column marketing saw in clear now carries a masked value. trailmask's catalog
+/// snapshot is then stale; what it does not know it must not pass in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_redefined_behind_the_proxy_is_not_trusted() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let superuser = hotel.superuser().await?;
+    let marketing = needles("marketing");
+    let sql = "SELECT email FROM guest_contacts WHERE id = 1";
+    let mut conn = hotel.raw("marketing").await?;
+    let before = simple(&mut conn, sql).await?;
+    assert_eq!(
+        text_rows(&before)?,
+        vec![vec![Some("meiyu.lin@example.com".to_owned())]],
+        "marketing sees its clear column through the view: {}",
+        describe_errors(&before)
+    );
+    superuser
+        .batch_execute(
+            "CREATE OR REPLACE VIEW guest_contacts AS \
+             SELECT g.id, g.name, g.phone, g.email || ' ' || g.national_id AS email \
+             FROM guests g",
+        )
+        .await?;
+    let direct = simple(&mut hotel.raw_direct("marketing").await?, sql).await?;
+    assert!(
+        !leaks_in(&direct, &marketing).is_empty(),
+        "the redefinition does not leak"
+    );
+    let mut failures = Vec::new();
+    for (name, got) in [
+        ("same session", simple(&mut conn, sql).await?),
+        (
+            "new session",
+            simple(&mut hotel.raw("marketing").await?, sql).await?,
+        ),
+        (
+            "new session, binary",
+            extended_binary(&mut hotel.raw("marketing").await?, sql).await?,
+        ),
+    ] {
+        let leaks = leaks_in(&got, &marketing);
+        if !leaks.is_empty() {
+            failures.push(format!("{name}: leaked {leaks:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "after CREATE OR REPLACE VIEW on the database:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
+}
