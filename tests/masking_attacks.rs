@@ -17,6 +17,13 @@
 //! After every case the session must still answer `SELECT 1`, and nothing the case could have
 //! written (loot table, new tables, large objects, sequence, guests, payments) may have changed.
 //!
+//! Beside the corpus, tests for what one statement text cannot express: refusals inside
+//! transactions, savepoints and pipelines; COPY through a driver; splitting a Query under other
+//! `standard_conforming_strings` and `client_encoding` settings; FunctionCall messages;
+//! suspended portals; statement names redefined by SQL; a Query inside an extended batch; a
+//! view redefined on the database behind the proxy. Each shows its attack working on
+//! PostgreSQL alone before it checks the proxy.
+//!
 //! `TRAILMASK_TEST_TARGET=direct` runs the corpus against PostgreSQL and shows it failing.
 
 #[path = "support/lib.rs"]
