@@ -486,6 +486,10 @@ const CORPUS: &[Case] = &[
         "CREATE FUNCTION public.mk_notice(int) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE '%', (SELECT string_agg(national_id, ',') FROM public.guests); RETURN true; END$$",
         "CREATE TABLE public.mk_t (x int CHECK (public.mk_notice(x)))",
     ]),
+    mk("built-in shadowed, search_path by set_config()", "SELECT now()", Contained, Leaks).steps(&[
+        "CREATE FUNCTION public.now() RETURNS text LANGUAGE sql AS $$SELECT string_agg(phone, ',') FROM public.guests$$",
+        "SELECT set_config('search_path', 'public, pg_catalog', false)",
+    ]),
     mk("own view over a function", "SELECT p FROM mk_view", Contained, Leaks)
         .steps(&["CREATE VIEW public.mk_view AS SELECT id, upper(phone) AS p FROM guests"]),
     mk("own view, plain column", "SELECT q FROM mk_view", Contained, Leaks)
@@ -1538,6 +1542,74 @@ async fn a_view_redefined_behind_the_proxy_is_not_trusted() -> TestResult {
     assert!(
         failures.is_empty(),
         "after CREATE OR REPLACE VIEW on the database:\n  {}",
+        failures.join("\n  ")
+    );
+    Ok(())
+}
+
+/// The search_path that puts an attacker's `public.now()` ahead of `pg_catalog.now()` can also
+/// come from the startup packet (`options=-c search_path=…`) or from `ALTER ROLE … SET`: trailmask
+/// must resolve (or refuse) function names with the path the session really has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadowed_builtins_follow_every_way_to_set_search_path() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let superuser = hotel.superuser().await?;
+    let marketing = needles("marketing");
+    // The function is the owner's here (created directly), so only the path is the attack.
+    superuser
+        .batch_execute(
+            "CREATE FUNCTION public.now() RETURNS text LANGUAGE sql \
+             AS $$SELECT string_agg(phone, ',') FROM public.guests$$",
+        )
+        .await?;
+    let startup: &[(&str, &str)] = &[("options", "-c search_path=public,pg_catalog")];
+    let hotel = &hotel;
+    let connect = |direct: bool| {
+        let addr = if direct {
+            hotel.cluster.address()
+        } else {
+            hotel.address()
+        };
+        async move {
+            RawConn::connect(
+                &addr,
+                "marketing",
+                hotel.password("marketing")?,
+                masking::DATABASE,
+                startup,
+            )
+            .await
+        }
+    };
+    let mut failures = Vec::new();
+    let direct = simple(&mut connect(true).await?, "SELECT now()").await?;
+    assert!(
+        !leaks_in(&direct, &marketing).is_empty(),
+        "startup options: no leak on PostgreSQL alone"
+    );
+    let got = simple(&mut connect(false).await?, "SELECT now()").await?;
+    let leaks = leaks_in(&got, &marketing);
+    if !leaks.is_empty() {
+        failures.push(format!(
+            "search_path in the startup options: leaked {leaks:?}"
+        ));
+    }
+    superuser
+        .batch_execute("ALTER ROLE marketing SET search_path = public, pg_catalog")
+        .await?;
+    let got = simple(&mut hotel.raw("marketing").await?, "SELECT now()").await?;
+    let leaks = leaks_in(&got, &marketing);
+    if !leaks.is_empty() {
+        failures.push(format!(
+            "search_path from ALTER ROLE … SET: leaked {leaks:?}"
+        ));
+    }
+    superuser
+        .batch_execute("ALTER ROLE marketing RESET ALL; DROP FUNCTION public.now()")
+        .await?;
+    assert!(
+        failures.is_empty(),
+        "shadowed built-ins:\n  {}",
         failures.join("\n  ")
     );
     Ok(())
