@@ -333,6 +333,8 @@ const CORPUS: &[Case] = &[
         .after(&["BEGIN", "DECLARE c CURSOR FOR SELECT phone, national_id FROM guests"]),
     mk("pg_read_file()", "SELECT pg_read_file('@EXPORT_FILE@')", Refused, Leaks),
     mk("pg_read_binary_file()", "SELECT pg_read_binary_file('@EXPORT_FILE@')", Refused, Leaks),
+    mk("COPY FROM a server file, then read", "SELECT t FROM loot", Contained, Leaks)
+        .steps(&["COPY loot FROM '@EXPORT_FILE@'"]),
     mk("dblink()", "SELECT * FROM dblink('@DBA_CONN@', 'SELECT phone FROM guests') AS t(p text)", Refused, Leaks),
     mk("dblink_connect()", "SELECT dblink_connect('c1', '@DBA_CONN@')", Refused, Runs),
     // --- DO blocks and functions outside pg_catalog ---
@@ -599,7 +601,7 @@ async fn run_case(hotel: &Hotel, case: &Case, proto: Proto, direct: bool) -> Tes
         usable: false,
     };
     for statement in case.setup {
-        let replies = simple(&mut conn, statement).await?;
+        let replies = simple(&mut conn, &hotel.expand(statement)?).await?;
         if !case.lenient && !errors(&replies).is_empty() && run.setup_error.is_none() {
             run.setup_error = Some(format!(
                 "setup `{statement}` failed: {}",
