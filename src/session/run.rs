@@ -81,6 +81,9 @@ struct Relay {
     max_frame: u32,
     /// The session's `client_encoding` as the server last reported it (masks work on characters).
     client_encoding: Option<String>,
+    /// `standard_conforming_strings` as last reported: off makes `\'` end no string, which the
+    /// statement splitter must know.
+    standard_strings: bool,
     tracker: Tracker,
     /// Current read sizes per side (see `next_read_size`).
     client_read: usize,
@@ -205,6 +208,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         state,
         max_frame: ctx.max_frame_bytes,
         client_encoding: authed.client_encoding,
+        standard_strings: authed.standard_strings,
         tracker: Tracker::new(),
         client_read: READ_MIN,
         upstream_read: READ_MIN,

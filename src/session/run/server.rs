@@ -98,8 +98,14 @@ impl Relay {
     async fn server_frame(&mut self, tag: u8, payload: &Bytes, matched: Matched) -> Out {
         match tag {
             b'S' => {
-                if let Some((b"client_encoding", value)) = backend::parameter_status(payload) {
-                    self.client_encoding = Some(String::from_utf8_lossy(value).into_owned());
+                match backend::parameter_status(payload) {
+                    Some((b"client_encoding", value)) => {
+                        self.client_encoding = Some(String::from_utf8_lossy(value).into_owned());
+                    }
+                    Some((b"standard_conforming_strings", value)) => {
+                        self.standard_strings = value != b"off";
+                    }
+                    _ => {}
                 }
                 Out::Forward
             }
