@@ -603,8 +603,8 @@ impl Ctx<'_> {
             .filter(|s| *s != PG_CATALOG)
             .peekable();
         if elsewhere.peek().is_none() {
-            let builtin = snap.has_function(PG_CATALOG, &f.name)
-                || Snapshot::is_sql_syntax_function(&f.name);
+            let builtin =
+                snap.has_function(PG_CATALOG, &f.name) || Snapshot::is_sql_syntax_function(&f.name);
             return (!builtin).then(|| f.name.clone());
         }
         elsewhere

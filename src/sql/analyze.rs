@@ -15,12 +15,12 @@
 
 use sqlparser::ast::{
     AlterColumnOperation, AlterPolicyOperation, AlterTableOperation, Assignment, AssignmentTarget,
-    CloseCursor, ColumnDef, ColumnOption, CopySource, CopyTarget, Distinct, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentClause, FunctionArguments, GroupByExpr, Ident, JoinConstraint,
-    JoinOperator, MergeAction, MergeInsertKind, NamedWindowExpr, ObjectName, ObjectType,
-    OnConflictAction, OnInsert, OrderByExpr, OrderByKind, Query, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor, TableObject, TableWithJoins,
-    TableConstraint, UpdateTableFromKind, Value, WindowFrameBound, WindowSpec, WindowType,
+    CloseCursor, ColumnDef, ColumnOption, CopySource, CopyTarget, Distinct, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, GroupByExpr, Ident,
+    JoinConstraint, JoinOperator, MergeAction, MergeInsertKind, NamedWindowExpr, ObjectName,
+    ObjectType, OnConflictAction, OnInsert, OrderByExpr, OrderByKind, Query, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
+    TableWithJoins, UpdateTableFromKind, Value, WindowFrameBound, WindowSpec, WindowType,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -1970,11 +1970,18 @@ impl Walker {
                 op: B::Eq,
                 right,
             } => {
-                if let Some(c) = self.bare_column(strip_nested(left), scope) {
+                let left_col = self.bare_column(strip_nested(left), scope);
+                let right_col = self.bare_column(strip_nested(right), scope);
+                // `v.p = g.phone` with `v.p` constant: the column compared is on the right.
+                let left_col = match (left_col, &right_col) {
+                    (Some(_), Some(_)) if self.is_constant_column(left, scope) => None,
+                    (l, _) => l,
+                };
+                if let Some(c) = left_col {
                     let d = self.expr(right, scope, UseContext::OtherPredicate);
                     let clean = d.is_empty() || self.is_constant_column(right, scope);
                     self.equality_side(c, clean);
-                } else if let Some(c) = self.bare_column(strip_nested(right), scope) {
+                } else if let Some(c) = right_col {
                     let d = self.expr(left, scope, UseContext::OtherPredicate);
                     let clean = d.is_empty() || self.is_constant_column(left, scope);
                     self.equality_side(c, clean);
