@@ -11,7 +11,12 @@
 //! every other use, every whole-row reference to a table with masked columns, and everything
 //! trailmask cannot see through (unparsed SQL, `DO`, functions outside `pg_catalog`, built-ins
 //! that run SQL given as text or read out of band, catalog views exposing data) is refused.
-//! A `deny` column may not be used at all, by any role.
+//! So are statements that define or attach code PostgreSQL runs implicitly later (functions,
+//! triggers, rules, operators …, and column defaults or checks calling functions outside
+//! `pg_catalog`) and `COPY` to or from server files or programs. An unqualified function name
+//! is checked against every schema, not the session's idea of the search_path, which the
+//! client can change behind trailmask's back. A `deny` column may not be used at all, by any
+//! role.
 //!
 //! A role with denied columns but none masked is held to the same "cannot see through" rules:
 //! a statement trailmask cannot read could use the denied column, and SPEC.md refuses any use.
