@@ -251,6 +251,32 @@ impl Snapshot {
         search_path.iter().find(|s| has(s)).cloned()
     }
 
+    /// Whether pg_proc has a function `name` in `schema`.
+    pub fn has_function(&self, schema: &str, name: &str) -> bool {
+        self.functions
+            .get(schema)
+            .is_some_and(|names| names.contains(name))
+    }
+
+    /// Every schema whose pg_proc has a function `name`, in name order.
+    pub fn function_schemas<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let mut schemas: Vec<&str> = self
+            .functions
+            .iter()
+            .filter(|(_, names)| names.contains(name))
+            .map(|(s, _)| s.as_str())
+            .collect();
+        schemas.sort_unstable();
+        schemas.into_iter()
+    }
+
+    /// Whether an unqualified, unquoted call of `name` is SQL syntax PostgreSQL's grammar
+    /// turns into a fixed built-in (`coalesce`, `current_user`, `row` …) rather than a
+    /// function looked up through the search path.
+    pub fn is_sql_syntax_function(name: &str) -> bool {
+        SQL_SYNTAX_FUNCTIONS.contains(&name)
+    }
+
     pub fn relation(&self, oid: TableOid) -> Option<&Relation> {
         self.relations.get(&oid)
     }
