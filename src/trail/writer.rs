@@ -780,7 +780,7 @@ impl Writer {
         }
         match self.opts.durability {
             // Sessions wait for the group's fsync, so the writer takes each record as it comes
-            // (sleeping through the group instead measured slower under pgbench).
+            // (sleeping through the group showed no gain: strict is fsync-bound).
             Durability::Strict => Wait::Queue,
             Durability::Batched | Durability::Async => {
                 if busy {
