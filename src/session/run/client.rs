@@ -290,7 +290,7 @@ impl Relay {
             let body = self.insp.statement_record(d, raw, params, refusal.as_ref());
             match self.submit(&body).await {
                 Ok(rec) => {
-                    if let Record::Queued(_) = rec {
+                    if let Record::Linked(_) = rec {
                         last = Some(stmts.len());
                     }
                     stmts.push(Stmt::new(Some(Arc::clone(d)), rec));
@@ -317,7 +317,7 @@ impl Relay {
             ));
         }
         if let Some(i) = last {
-            if let Err(e) = self.make_durable(&mut stmts, i).await {
+            if let Err(e) = self.make_durable(&stmts, i).await {
                 return Ok(self.refuse_query(
                     sqlstate::IO_ERROR,
                     trail_down_message(e),
@@ -358,15 +358,15 @@ impl Relay {
     /// Queues a record on the trail (if there is one).
     async fn submit(&self, body: &Body) -> Result<Record, TrailUnavailable> {
         match self.insp.trail() {
-            Some(t) => Ok(Record::Queued(t.submit(body).await?)),
+            Some(t) => Ok(Record::Linked(t.submit(body).await?)),
             None => Ok(Record::None),
         }
     }
 
     /// Under `strict`, waits until statement `i`'s record (and so every earlier one) is on
-    /// disk; in the other modes only until it is chained (usually already).
-    async fn make_durable(&self, stmts: &mut [Stmt], i: usize) -> Result<(), TrailUnavailable> {
-        let Some(stmt) = stmts.get_mut(i) else {
+    /// disk; in the other modes returns at once (the writer chains it meanwhile).
+    async fn make_durable(&self, stmts: &[Stmt], i: usize) -> Result<(), TrailUnavailable> {
+        let Some(stmt) = stmts.get(i) else {
             return Ok(());
         };
         let strict = self
@@ -376,15 +376,10 @@ impl Relay {
         if !strict {
             return Ok(());
         }
-        if let Record::Queued(_) = stmt.record {
-            let Record::Queued(p) = std::mem::replace(&mut stmt.record, Record::None) else {
-                return Ok(());
-            };
-            let receipt = p.receipt().await?;
-            let seq = receipt.durable().await?;
-            stmt.record = Record::Chained(seq);
+        match &stmt.record {
+            Record::Linked(link) => link.durable().await.map(|_| ()),
+            Record::None => Ok(()),
         }
-        Ok(())
     }
 
     async fn on_parse(&mut self, name: Bytes, sql: Bytes) -> Result<Action, String> {
@@ -532,7 +527,7 @@ impl Relay {
                     ));
                 }
             }
-            if let Err(e) = self.make_durable(&mut stmts, 0).await {
+            if let Err(e) = self.make_durable(&stmts, 0).await {
                 return Ok(self.refuse_extended(sqlstate::IO_ERROR, trail_down_message(e), stmts));
             }
         }

@@ -16,7 +16,7 @@ use crate::protocol::frame::HEADER_LEN;
 use crate::session::extended::Matched;
 use crate::session::rewrite::{self, FieldInfo, ResultPlan};
 use crate::session::splice::Splice;
-use crate::trail::record::{Body, ResultRecord, Status};
+use crate::trail::record::{ResultRecord, Status};
 
 /// What becomes of one server frame.
 enum Out {
@@ -358,20 +358,17 @@ impl Relay {
                     .masked(&self.insp.role, column, *n);
             }
         }
-        let seq = match stmt.record {
+        let link = match &stmt.record {
             Record::None => return,
-            Record::Chained(seq) => seq,
-            Record::Queued(p) => match p.receipt().await {
-                Ok(r) => r.seq(),
-                Err(_) => return,
-            },
+            Record::Linked(link) => link,
         };
         let Some(trail) = self.insp.trail() else {
             return;
         };
-        let body = Body::Result(ResultRecord {
+        // The writer fills in statement_seq from the link.
+        let result = ResultRecord {
             session: self.insp.session,
-            statement_seq: seq,
+            statement_seq: 0,
             status,
             rows: stmt.rows,
             command_tag,
@@ -382,8 +379,8 @@ impl Relay {
                 .map(|s| s.list.clone())
                 .unwrap_or_default(),
             subjects_total: stmt.subjects.as_ref().map_or(0, |s| s.total),
-        });
-        if let Err(e) = trail.submit(&body).await {
+        };
+        if let Err(e) = trail.submit_result(result, link).await {
             tracing::warn!(error = %e, "result record not written");
         }
     }
