@@ -143,6 +143,9 @@ pub struct Snapshot {
     pub database: String,
     /// When it was loaded (drives scheduled refresh).
     pub loaded_at: Instant,
+    /// What `load::DIGEST_SQL` answered just before the load (empty for snapshots built by
+    /// hand): a different answer later means the catalog changed.
+    pub digest: String,
     relations: HashMap<TableOid, Relation>,
     by_name: HashMap<(String, String), TableOid>,
     /// Role name -> every role it is a member of, directly or through other roles (itself
@@ -200,6 +203,7 @@ impl Snapshot {
         let mut snap = Snapshot {
             database: database.into(),
             loaded_at: Instant::now(),
+            digest: String::new(),
             relations: rels,
             by_name,
             member_of,

@@ -186,13 +186,20 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
     let insp = Inspector::start(Arc::clone(&ctx.guard), &identity).await;
     if let Some(trail) = insp.trail() {
         let body = session_start(&identity, insp.role.clone(), Auth::Ok);
-        if let Err(e) = trail.submit(&body).await {
-            tracing::warn!(error = %e, "session refused: the audit trail cannot be written");
-            let mut upstream = upstream;
-            let _ = upstream.shutdown().await;
-            let msg = format!("trailmask cannot write its audit trail ({}), so no session can start now; try again shortly or tell the operator", e.reason());
-            super::refuse(client, sqlstate::IO_ERROR, &msg, None).await;
-            return;
+        let allow = trail.on_failure() == crate::trail::writer::OnFailure::Allow;
+        match trail.submit(&body).await {
+            Ok(_) => {}
+            Err(e) if allow => {
+                tracing::warn!(error = %e, "session starts without its trail record (on_failure = \"allow\")");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "session refused: the audit trail cannot be written");
+                let mut upstream = upstream;
+                let _ = upstream.shutdown().await;
+                let msg = format!("trailmask cannot write its audit trail ({}), so no session can start now; try again shortly or tell the operator", e.reason());
+                super::refuse(client, sqlstate::IO_ERROR, &msg, None).await;
+                return;
+            }
         }
     }
     let active = insp.restricted || insp.trail().is_some();

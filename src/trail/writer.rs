@@ -366,6 +366,12 @@ impl TrailHandle {
         self.shared.latest_checkpoint.lock().clone()
     }
 
+    /// `audit.on_failure`: whether statements wait for (block) or go on without (allow) a trail
+    /// that cannot be written.
+    pub fn on_failure(&self) -> OnFailure {
+        self.shared.on_failure
+    }
+
     pub fn durability(&self) -> Durability {
         self.shared.durability
     }

@@ -19,7 +19,7 @@ use crate::protocol::sqlstate::{self, SqlState};
 use crate::session::guard::Decided;
 use crate::session::splice::Splice;
 use crate::trail::record::Body;
-use crate::trail::writer::{Durability, TrailUnavailable};
+use crate::trail::writer::{Durability, OnFailure, TrailUnavailable};
 
 /// How a PostgreSQL client encoding relates to ASCII.
 enum ClientSide {
@@ -355,10 +355,18 @@ impl Relay {
         Action::Replace(buf)
     }
 
-    /// Queues a record on the trail (if there is one).
+    /// Queues a record on the trail (if there is one). Under `on_failure = "allow"` a trail
+    /// that cannot take it does not stop the statement (the writer counts the failure).
     async fn submit(&self, body: &Body) -> Result<Record, TrailUnavailable> {
         match self.insp.trail() {
-            Some(t) => Ok(Record::Linked(t.submit(body).await?)),
+            Some(t) => match t.submit(body).await {
+                Ok(link) => Ok(Record::Linked(link)),
+                Err(e) if t.on_failure() == OnFailure::Allow => {
+                    tracing::warn!(error = %e, "statement runs without its trail record (on_failure = \"allow\")");
+                    Ok(Record::None)
+                }
+                Err(e) => Err(e),
+            },
             None => Ok(Record::None),
         }
     }
@@ -376,8 +384,19 @@ impl Relay {
         if !strict {
             return Ok(());
         }
+        let allow = self
+            .insp
+            .trail()
+            .is_some_and(|t| t.on_failure() == OnFailure::Allow);
         match &stmt.record {
-            Record::Linked(link) => link.durable().await.map(|_| ()),
+            Record::Linked(link) => match link.durable().await {
+                Ok(_) => Ok(()),
+                Err(e) if allow => {
+                    tracing::warn!(error = %e, "statement runs before its trail record is durable (on_failure = \"allow\")");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
             Record::None => Ok(()),
         }
     }
