@@ -150,7 +150,7 @@ impl Catalog {
         let db = &snapshot.database;
         let mut probes = self.probes.lock().await;
         for attempt in 0..2 {
-            if !probes.get(db).is_some_and(|c| !c.is_closed()) {
+            if probes.get(db).is_none_or(|c| c.is_closed()) {
                 match load::connect(&self.opts, &self.upstream, db).await {
                     Ok(c) => {
                         probes.insert(db.clone(), c);
