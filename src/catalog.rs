@@ -82,6 +82,9 @@ pub struct Catalog {
     opts: CatalogOptions,
     upstream: String,
     snapshots: RwLock<HashMap<String, Arc<Snapshot>>>,
+    /// One kept connection per database for digest probes (a fresh login per probe would cost
+    /// more than the probe).
+    probes: tokio::sync::Mutex<HashMap<String, tokio_postgres::Client>>,
 }
 
 // === impl Catalog ===
@@ -93,6 +96,7 @@ impl Catalog {
             opts,
             upstream: upstream.into(),
             snapshots: RwLock::new(HashMap::new()),
+            probes: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -138,6 +142,38 @@ impl Catalog {
             }
         }
         self.refresh(database).await
+    }
+
+    /// Whether the catalog of `snapshot.database` changed since `snapshot` was loaded (one
+    /// small query on a kept connection). Errors count as changed.
+    pub async fn changed_since(&self, snapshot: &Snapshot) -> bool {
+        let db = &snapshot.database;
+        let mut probes = self.probes.lock().await;
+        for attempt in 0..2 {
+            if probes.get(db).is_none_or(|c| c.is_closed()) {
+                match load::connect(&self.opts, &self.upstream, db).await {
+                    Ok(c) => {
+                        probes.insert(db.clone(), c);
+                    }
+                    Err(e) => {
+                        tracing::warn!(database = %db, error = %e, "catalog probe cannot connect");
+                        return true;
+                    }
+                }
+            }
+            let Some(client) = probes.get(db) else {
+                return true;
+            };
+            match load::digest(client, db).await {
+                Ok(d) => return d != snapshot.digest,
+                Err(e) if attempt == 0 => {
+                    tracing::debug!(database = %db, error = %e, "catalog probe failed; reconnecting");
+                    probes.remove(db);
+                }
+                Err(_) => return true,
+            }
+        }
+        true
     }
 
     pub fn options(&self) -> &CatalogOptions {

@@ -1257,7 +1257,6 @@ async fn disk_full_refuses_with_58030_then_serves_again_and_the_trail_verifies()
 /// `Receipt::durable` fails (`session/run/client.rs`, `make_durable`), whatever `on_failure`
 /// says. Run it with `cargo test --test proxy_trail -- --ignored`.
 #[tokio::test]
-#[ignore = "the session refuses with 58030 under on_failure = allow (strict make_durable)"]
 async fn disk_full_under_allow_serves_counts_failures_and_the_trail_verifies() -> TestResult {
     require_proxy!("the trail is written by the proxy");
     let Some(mnt) = Tmpfs::mount()? else {

@@ -90,11 +90,61 @@ pub async fn load(
     result
 }
 
+/// A cheap fingerprint of the catalog rows a snapshot depends on (functions outside pg_catalog,
+/// view rules, relations, columns, role membership): row counts and the newest row versions.
+/// Any CREATE, ALTER, DROP or REPLACE changes it.
+pub const DIGEST_SQL: &str = "SELECT concat_ws('/', \
+    (SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.pg_proc \
+       WHERE pronamespace <> 'pg_catalog'::regnamespace), \
+    (SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.pg_rewrite), \
+    (SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.pg_class), \
+    (SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.pg_attribute), \
+    (SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.pg_auth_members))";
+
+/// Connects as the catalog login (the connection task runs until the client is dropped).
+pub async fn connect(
+    opts: &CatalogOptions,
+    host_port: &str,
+    database: &str,
+) -> Result<tokio_postgres::Client, Error> {
+    let (host, port) =
+        split_host_port(host_port).ok_or_else(|| Error::Address(host_port.to_owned()))?;
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(&host)
+        .port(port)
+        .user(&opts.user)
+        .dbname(database)
+        .application_name("trailmask-catalog")
+        .connect_timeout(CONNECT_TIMEOUT);
+    if !opts.password.expose().is_empty() {
+        cfg.password(opts.password.expose());
+    }
+    let (client, connection) = cfg.connect(NoTls).await.map_err(|source| Error::Connect {
+        addr: host_port.to_owned(),
+        database: database.to_owned(),
+        user: opts.user.clone(),
+        source,
+    })?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// The current catalog digest (see [`DIGEST_SQL`]).
+pub async fn digest(client: &tokio_postgres::Client, database: &str) -> Result<String, Error> {
+    let row = client
+        .query_one(DIGEST_SQL, &[])
+        .await
+        .map_err(|e| Error::query("digest", database, e))?;
+    row.try_get::<_, String>(0)
+        .map_err(|e| Error::query("digest", database, e))
+}
+
 async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapshot, Error> {
     client
         .batch_execute("SET search_path = pg_catalog")
         .await
         .map_err(|e| Error::query("search_path", database, e))?;
+    let digest = digest(client, database).await?;
     let rel_rows = client
         .query(RELATIONS_SQL, &[])
         .await
@@ -190,10 +240,10 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
             ))
         })
         .collect();
-    Ok(
-        Snapshot::new(database, relations.into_values().collect(), roles, members)
-            .with_functions(functions),
-    )
+    let mut snapshot = Snapshot::new(database, relations.into_values().collect(), roles, members)
+        .with_functions(functions);
+    snapshot.digest = digest;
+    Ok(snapshot)
 }
 
 #[cfg(test)]

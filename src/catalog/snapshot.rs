@@ -143,6 +143,9 @@ pub struct Snapshot {
     pub database: String,
     /// When it was loaded (drives scheduled refresh).
     pub loaded_at: Instant,
+    /// What `load::DIGEST_SQL` answered just before the load (empty for snapshots built by
+    /// hand): a different answer later means the catalog changed.
+    pub digest: String,
     relations: HashMap<TableOid, Relation>,
     by_name: HashMap<(String, String), TableOid>,
     /// Role name -> every role it is a member of, directly or through other roles (itself
@@ -200,6 +203,7 @@ impl Snapshot {
         let mut snap = Snapshot {
             database: database.into(),
             loaded_at: Instant::now(),
+            digest: String::new(),
             relations: rels,
             by_name,
             member_of,
@@ -249,6 +253,32 @@ impl Snapshot {
             return Some("pg_catalog".to_owned());
         }
         search_path.iter().find(|s| has(s)).cloned()
+    }
+
+    /// Whether pg_proc has a function `name` in `schema`.
+    pub fn has_function(&self, schema: &str, name: &str) -> bool {
+        self.functions
+            .get(schema)
+            .is_some_and(|names| names.contains(name))
+    }
+
+    /// Every schema whose pg_proc has a function `name`, in name order.
+    pub fn function_schemas<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let mut schemas: Vec<&str> = self
+            .functions
+            .iter()
+            .filter(|(_, names)| names.contains(name))
+            .map(|(s, _)| s.as_str())
+            .collect();
+        schemas.sort_unstable();
+        schemas.into_iter()
+    }
+
+    /// Whether an unqualified, unquoted call of `name` is SQL syntax PostgreSQL's grammar
+    /// turns into a fixed built-in (`coalesce`, `current_user`, `row` …) rather than a
+    /// function looked up through the search path.
+    pub fn is_sql_syntax_function(name: &str) -> bool {
+        SQL_SYNTAX_FUNCTIONS.contains(&name)
     }
 
     pub fn relation(&self, oid: TableOid) -> Option<&Relation> {

@@ -32,34 +32,58 @@ const QUOTES: &[(&[u8], &[u8])] = &[
 /// A malformed body (a field without its terminator) loses the malformed field and everything
 /// after it; the output is always well formed.
 pub fn scrub_error_fields(payload: &[u8]) -> Bytes {
+    // A PL/pgSQL RAISE (routine `exec_stmt_raise`) writes whatever the function's author put in
+    // its message and its USING fields, quoted or not: its text is replaced whole and the
+    // object-name fields dropped. Every other error follows PostgreSQL's own message templates.
+    let raised = fields(payload).any(|(f, v)| f == b'R' && v == b"exec_stmt_raise");
     let mut out = BytesMut::with_capacity(payload.len());
-    let mut rest = payload;
-    while let Some((&field, tail)) = rest.split_first() {
-        if field == 0 {
-            break;
-        }
-        let Some(end) = tail.iter().position(|&b| b == 0) else {
-            break;
-        };
-        let (value, after) = tail.split_at(end);
-        rest = after.get(1..).unwrap_or_default();
+    for (field, value) in fields(payload) {
         match field {
-            b'S' | b'V' | b'C' | b'P' | b's' | b't' | b'c' | b'd' | b'n' | b'F' | b'L' | b'R' => {
+            b'S' | b'V' | b'C' | b'P' | b'F' | b'L' | b'R' => {
+                out.put_u8(field);
+                out.put_slice(value);
+                out.put_u8(0);
+            }
+            b's' | b't' | b'c' | b'd' | b'n' if !raised => {
                 out.put_u8(field);
                 out.put_slice(value);
                 out.put_u8(0);
             }
             b'M' => {
                 out.put_u8(field);
-                out.put_slice(&scrub_message(value));
+                if raised {
+                    out.put_slice(RAISE_HIDDEN.as_bytes());
+                } else {
+                    out.put_slice(&scrub_message(value));
+                }
                 out.put_u8(0);
             }
-            // D, H, W, p, q and unknown fields.
+            // D, H, W, p, q, the fields of a RAISE, and unknown fields.
             _ => {}
         }
     }
     out.put_u8(0);
     out.freeze()
+}
+
+/// The message a masked role gets in place of a RAISE's own text.
+pub const RAISE_HIDDEN: &str =
+    "message raised by a database function (its text is hidden from this role by trailmask)";
+
+/// The `(type, value)` fields of an ErrorResponse/NoticeResponse body, up to the first
+/// malformed one.
+fn fields(payload: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut rest = payload;
+    std::iter::from_fn(move || {
+        let (&field, tail) = rest.split_first()?;
+        if field == 0 {
+            return None;
+        }
+        let end = tail.iter().position(|&b| b == 0)?;
+        let (value, after) = tail.split_at(end);
+        rest = after.get(1..).unwrap_or_default();
+        Some((field, value))
+    })
 }
 
 /// Replaces quoted spans and `=(value)` in a message text.
@@ -82,6 +106,16 @@ pub fn scrub_message(m: &[u8]) -> Vec<u8> {
                 // Unterminated: everything after the quote is hidden.
                 None => break,
             }
+            continue;
+        }
+        // "invalid byte sequence … 0xe5 0x8f": the bytes of a value that did not convert.
+        if rest.starts_with(b"0x")
+            && rest
+                .get(2..4)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        {
+            out.extend_from_slice(b"0x**");
+            i += 4;
             continue;
         }
         if rest.starts_with(b"=(") {

@@ -594,3 +594,22 @@ proptest! {
         prop_assert!(!out.windows(secret.len()).any(|w| w == secret.as_bytes()));
     }
 }
+
+#[test]
+fn a_raise_loses_its_text_and_name_fields() {
+    let input = b"SNOTICE\0VNOTICE\0C00000\0Mguest 0987654321 changed\0c0987654321\0Fpl_exec.c\0Rexec_stmt_raise\0\0";
+    let out = scrub_error_fields(input);
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains("0987654321"), "{text}");
+    assert!(text.contains(super::message::RAISE_HIDDEN));
+    assert!(text.contains("C00000"));
+}
+
+#[test]
+fn byte_sequences_echoed_by_conversion_errors_are_hidden() {
+    let input = "SERROR\0VERROR\0C22P05\0Mcharacter with byte sequence 0xe5 0x8f 0xb0 in encoding \"UTF8\" has no equivalent in encoding \"LATIN1\"\0Rreport_untranslatable_char\0\0";
+    let out = scrub_error_fields(input.as_bytes());
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains("0xe5") && !text.contains("0x8f"), "{text}");
+    assert!(text.contains("0x** 0x** 0x**"), "{text}");
+}

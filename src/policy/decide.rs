@@ -11,7 +11,12 @@
 //! every other use, every whole-row reference to a table with masked columns, and everything
 //! trailmask cannot see through (unparsed SQL, `DO`, functions outside `pg_catalog`, built-ins
 //! that run SQL given as text or read out of band, catalog views exposing data) is refused.
-//! A `deny` column may not be used at all, by any role.
+//! So are statements that define or attach code PostgreSQL runs implicitly later (functions,
+//! triggers, rules, operators …, and column defaults or checks calling functions outside
+//! `pg_catalog`) and `COPY` to or from server files or programs. An unqualified function name
+//! is checked against every schema, not the session's idea of the search_path, which the
+//! client can change behind trailmask's back. A `deny` column may not be used at all, by any
+//! role.
 //!
 //! A role with denied columns but none masked is held to the same "cannot see through" rules:
 //! a statement trailmask cannot read could use the denied column, and SPEC.md refuses any use.
@@ -55,6 +60,12 @@ pub const RULE_MASKED_WRITE: &str = "masked_write";
 pub const RULE_MASKED_SIDE_EFFECT: &str = "masked_side_effect";
 /// A whole-row reference to a table with masked columns.
 pub const RULE_WHOLE_ROW: &str = "whole_row";
+/// A statement that creates, replaces or attaches code PostgreSQL runs implicitly later
+/// (functions, triggers, rules, operators …; column defaults and checks calling functions
+/// outside `pg_catalog`): its body is opaque and may run on any row.
+pub const RULE_CODE_DEFINITION: &str = "code_definition";
+/// `COPY` to or from a file on the database server or a program it runs.
+pub const RULE_SERVER_FILE: &str = "server_file";
 
 /// Every rule name, so metrics can pre-create `denied_total{role,rule}` series.
 pub const RULES: &[&str] = &[
@@ -71,6 +82,8 @@ pub const RULES: &[&str] = &[
     RULE_MASKED_WRITE,
     RULE_MASKED_SIDE_EFFECT,
     RULE_WHOLE_ROW,
+    RULE_CODE_DEFINITION,
+    RULE_SERVER_FILE,
 ];
 
 /// Built-in functions refused by exact name: they run SQL given as text (`ts_stat`,
@@ -178,13 +191,18 @@ impl Verdict {
 
 /// Decides one statement for one login. A login with no masked and no denied column is
 /// allowed at once, without allocating (the dba path).
+///
+/// `_search_path`, the path the session believes in, is not consulted: names that matter
+/// here (functions) are checked against every schema, since the real path can be changed
+/// behind the session's back (startup options, `ALTER ROLE … SET`, `set_config`). Relations
+/// were resolved with it beforehand (`resolved`); RowDescription origins back that up.
 pub fn decide(
     policy: &Policy,
     roles: &RoleSet,
     analysis: &Analysis,
     resolved: &Resolved,
     snapshot: &Snapshot,
-    search_path: &[String],
+    _search_path: &[String],
 ) -> Verdict {
     let has_masked = roles.has_masked();
     let has_denied = roles.has_denied();
@@ -197,7 +215,6 @@ pub fn decide(
         analysis,
         resolved,
         snapshot,
-        search_path,
     };
     match ctx.check() {
         Ok(()) => Verdict::Allow {
@@ -429,7 +446,6 @@ struct Ctx<'a> {
     analysis: &'a Analysis,
     resolved: &'a Resolved,
     snapshot: &'a Snapshot,
-    search_path: &'a [String],
 }
 
 impl Ctx<'_> {
@@ -442,6 +458,8 @@ impl Ctx<'_> {
     /// statement refused anyway names its most specific rule).
     fn check(&self) -> Result<(), Refusal> {
         self.deny_columns()?;
+        self.code_definition()?;
+        self.server_file()?;
         self.opaque()?;
         self.functions()?;
         self.catalog_views()?;
@@ -537,8 +555,8 @@ impl Ctx<'_> {
     }
 
     /// Functions: out-of-band built-ins by name (whatever their schema: listing one in
-    /// `trusted_functions` does not make it safe), then anything outside `pg_catalog` that is
-    /// not trusted. A function the snapshot does not know is not trusted.
+    /// `trusted_functions` does not make it safe), then anything that may not be a
+    /// `pg_catalog` built-in and is not trusted ([`Ctx::untrusted`]).
     fn functions(&self) -> Result<(), Refusal> {
         for f in &self.analysis.functions {
             if is_out_of_band(&f.name) {
@@ -553,17 +571,7 @@ impl Ctx<'_> {
                     ),
                 ));
             }
-            let schema = self.snapshot.function_schema(f, self.search_path);
-            let trusted = match schema.as_deref() {
-                Some(PG_CATALOG) => true,
-                Some(s) => self.policy.is_trusted_function(s, &f.name),
-                None => false,
-            };
-            if !trusted {
-                let name = match &schema {
-                    Some(s) => format!("{s}.{}", f.name),
-                    None => function_display(f),
-                };
+            if let Some(name) = self.untrusted(f) {
                 return Err(Refusal::new(
                     RULE_UNTRUSTED_FUNCTION,
                     None,
@@ -575,6 +583,87 @@ impl Ctx<'_> {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The name to refuse `f` under, if a call of it may run something other than a
+    /// `pg_catalog` built-in or a trusted function; None if it is safe to call.
+    ///
+    /// A qualified name is looked up in its schema. An unqualified one is looked up in every
+    /// schema: the session cannot know the search_path PostgreSQL really uses (startup
+    /// options, `ALTER ROLE … SET`, `set_config`, a function's `SET` clause can all put
+    /// another schema ahead of `pg_catalog`), so a function of that name in any schema other
+    /// than `pg_catalog` could be the one that runs, and each such one must be trusted. A
+    /// name found nowhere is not trusted, unless it is SQL syntax sqlparser reports as a call.
+    fn untrusted(&self, f: &FunctionName) -> Option<String> {
+        let snap = self.snapshot;
+        if let Some(s) = &f.schema {
+            let known = snap.has_function(s, &f.name);
+            let safe = known && (s == PG_CATALOG || self.policy.is_trusted_function(s, &f.name));
+            return (!safe).then(|| function_display(f));
+        }
+        let mut elsewhere = snap
+            .function_schemas(&f.name)
+            .filter(|s| *s != PG_CATALOG)
+            .peekable();
+        if elsewhere.peek().is_none() {
+            let builtin =
+                snap.has_function(PG_CATALOG, &f.name) || Snapshot::is_sql_syntax_function(&f.name);
+            return (!builtin).then(|| f.name.clone());
+        }
+        elsewhere
+            .find(|s| !self.policy.is_trusted_function(s, &f.name))
+            .map(|s| format!("{s}.{}", f.name))
+    }
+
+    /// Statements that create, replace or attach code PostgreSQL runs on its own later.
+    /// A function the role cannot call directly could otherwise run as a trigger, rule,
+    /// operator, column default or check, on this role's rows or anyone's.
+    fn code_definition(&self) -> Result<(), Refusal> {
+        let a = self.analysis;
+        if let Some(kind) = a.code_definition {
+            return Err(Refusal::new(
+                RULE_CODE_DEFINITION,
+                None,
+                format_args!(
+                    "the statement defines or attaches a {kind}, code PostgreSQL runs \
+                     implicitly, and role {} sees personal columns masked or denied",
+                    self.role()
+                ),
+            ));
+        }
+        for f in &a.code_functions {
+            if is_out_of_band(&f.name) || self.untrusted(f).is_some() {
+                return Err(Refusal::new(
+                    RULE_CODE_DEFINITION,
+                    None,
+                    format_args!(
+                        "the statement attaches function {} (a default, check, generated \
+                         column, index or row-security expression) that is not a pg_catalog \
+                         built-in or a trusted function, and role {} sees personal columns \
+                         masked or denied",
+                        self.untrusted(f).unwrap_or_else(|| function_display(f)),
+                        self.role()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `COPY` to or from a server file or program: data moves where trailmask cannot see it.
+    fn server_file(&self) -> Result<(), Refusal> {
+        if self.analysis.server_file {
+            return Err(Refusal::new(
+                RULE_SERVER_FILE,
+                None,
+                format_args!(
+                    "COPY to or from a file on the database server or a program moves data \
+                     trailmask cannot see, and role {} sees personal columns masked or denied",
+                    self.role()
+                ),
+            ));
         }
         Ok(())
     }

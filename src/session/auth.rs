@@ -25,6 +25,8 @@ pub struct Authenticated {
     pub status: u8,
     /// `client_encoding` as the server reported it.
     pub client_encoding: Option<String>,
+    /// `standard_conforming_strings` as the server reported it (`on` unless told otherwise).
+    pub standard_strings: bool,
 }
 
 /// How authentication ended when it did not succeed.
@@ -54,6 +56,7 @@ pub async fn relay(
     let mut to_upstream = Outbox::default();
     let mut cancel_key = None;
     let mut client_encoding = None;
+    let mut standard_strings = true;
     // Whether the last request was AuthenticationSASL, so the client's answer is the initial one.
     let mut sasl_initial = false;
     loop {
@@ -144,12 +147,16 @@ pub async fn relay(
                     cancel_key,
                     status,
                     client_encoding,
+                    standard_strings,
                 });
             }
             b'S' => {
                 if let Some((name, value)) = backend::parameter_status(payload) {
                     if name == b"client_encoding" {
                         client_encoding = Some(String::from_utf8_lossy(value).into_owned());
+                    }
+                    if name == b"standard_conforming_strings" {
+                        standard_strings = value != b"off";
                     }
                 }
                 to_client.push(frame.into_bytes());

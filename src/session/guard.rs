@@ -34,6 +34,11 @@ pub struct Guard {
     pub metrics: PolicyMetrics,
     /// A scheduled catalog refresh is running (one at a time).
     refreshing: AtomicBool,
+    /// Held while a restricted session's start checks (digest probe) and, if the catalog
+    /// changed, reloads the snapshot, so a burst of logins loads it once. Objects created
+    /// directly on the database (a function shadowing a built-in, a redefined view) are seen by
+    /// every new restricted session.
+    start_refresh: tokio::sync::Mutex<()>,
 }
 
 /// One statement, analysed, resolved and decided for one login.
@@ -85,6 +90,7 @@ impl Guard {
             hash_key: Arc::new(hash_key),
             metrics,
             refreshing: AtomicBool::new(false),
+            start_refresh: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -138,7 +144,30 @@ impl Inspector {
             None => Arc::new(empty_snapshot(&identity.database)),
         };
         let policy = guard.policy();
-        let roles = Self::roles_of(&policy, &snapshot, &identity.user);
+        let mut roles = Self::roles_of(&policy, &snapshot, &identity.user);
+        let mut snapshot = snapshot;
+        if roles.has_masked() || roles.has_denied() {
+            if let Some(c) = &guard.catalog {
+                let _one = guard.start_refresh.lock().await;
+                let current = c
+                    .get(&identity.database)
+                    .unwrap_or_else(|| Arc::clone(&snapshot));
+                let fresh = if !c.changed_since(&current).await {
+                    Ok(current)
+                } else {
+                    c.refresh(&identity.database).await
+                };
+                match fresh {
+                    Ok(s) => {
+                        roles = Self::roles_of(&policy, &s, &identity.user);
+                        snapshot = s;
+                    }
+                    Err(e) => {
+                        tracing::warn!(database = %identity.database, error = %e, "catalog refresh at session start failed; using the older snapshot")
+                    }
+                }
+            }
+        }
         let role = roles.label();
         let masked = roles.has_masked();
         let restricted = masked || roles.has_denied();

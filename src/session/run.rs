@@ -81,6 +81,9 @@ struct Relay {
     max_frame: u32,
     /// The session's `client_encoding` as the server last reported it (masks work on characters).
     client_encoding: Option<String>,
+    /// `standard_conforming_strings` as last reported: off makes `\'` end no string, which the
+    /// statement splitter must know.
+    standard_strings: bool,
     tracker: Tracker,
     /// Current read sizes per side (see `next_read_size`).
     client_read: usize,
@@ -183,13 +186,20 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
     let insp = Inspector::start(Arc::clone(&ctx.guard), &identity).await;
     if let Some(trail) = insp.trail() {
         let body = session_start(&identity, insp.role.clone(), Auth::Ok);
-        if let Err(e) = trail.submit(&body).await {
-            tracing::warn!(error = %e, "session refused: the audit trail cannot be written");
-            let mut upstream = upstream;
-            let _ = upstream.shutdown().await;
-            let msg = format!("trailmask cannot write its audit trail ({}), so no session can start now; try again shortly or tell the operator", e.reason());
-            super::refuse(client, sqlstate::IO_ERROR, &msg, None).await;
-            return;
+        let allow = trail.on_failure() == crate::trail::writer::OnFailure::Allow;
+        match trail.submit(&body).await {
+            Ok(_) => {}
+            Err(e) if allow => {
+                tracing::warn!(error = %e, "session starts without its trail record (on_failure = \"allow\")");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "session refused: the audit trail cannot be written");
+                let mut upstream = upstream;
+                let _ = upstream.shutdown().await;
+                let msg = format!("trailmask cannot write its audit trail ({}), so no session can start now; try again shortly or tell the operator", e.reason());
+                super::refuse(client, sqlstate::IO_ERROR, &msg, None).await;
+                return;
+            }
         }
     }
     let active = insp.restricted || insp.trail().is_some();
@@ -205,6 +215,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         state,
         max_frame: ctx.max_frame_bytes,
         client_encoding: authed.client_encoding,
+        standard_strings: authed.standard_strings,
         tracker: Tracker::new(),
         client_read: READ_MIN,
         upstream_read: READ_MIN,

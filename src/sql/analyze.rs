@@ -14,12 +14,13 @@
 //! analysis serves every statement with the same normalised text.
 
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, CloseCursor, CopySource, Distinct, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentClause, FunctionArguments, GroupByExpr, Ident, JoinConstraint,
-    JoinOperator, MergeAction, MergeInsertKind, NamedWindowExpr, ObjectName, ObjectType,
-    OnConflictAction, OnInsert, OrderByExpr, OrderByKind, Query, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor, TableObject, TableWithJoins,
-    UpdateTableFromKind, Value, WindowFrameBound, WindowSpec, WindowType,
+    AlterColumnOperation, AlterPolicyOperation, AlterTableOperation, Assignment, AssignmentTarget,
+    CloseCursor, ColumnDef, ColumnOption, CopySource, CopyTarget, Distinct, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, GroupByExpr, Ident,
+    JoinConstraint, JoinOperator, MergeAction, MergeInsertKind, NamedWindowExpr, ObjectName,
+    ObjectType, OnConflictAction, OnInsert, OrderByExpr, OrderByKind, Query, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
+    TableWithJoins, UpdateTableFromKind, Value, WindowFrameBound, WindowSpec, WindowType,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -195,6 +196,17 @@ pub struct Analysis {
     pub prepared: Option<String>,
     /// What the analyser did not understand. Non-empty means: treat as unparsed.
     pub unknown: Vec<&'static str>,
+    /// The statement creates, replaces or attaches executable code that PostgreSQL runs on its
+    /// own later (a function, procedure, trigger, rule, operator …): the kind, in lower case
+    /// (`"function"`, `"event trigger"`, `"trigger (enabled)"` …). Set from the leading words
+    /// as well as the parse tree, so SQL the parser cannot read is caught too.
+    pub code_definition: Option<&'static str>,
+    /// Functions a definition attaches to run implicitly later (column `DEFAULT`, `CHECK`,
+    /// `GENERATED`, `ALTER … TYPE … USING`, domain, index and row-security expressions), as
+    /// written. Not part of [`Analysis::functions`]: they are not called by this statement.
+    pub code_functions: Vec<FunctionName>,
+    /// `COPY` to or from a file on the database server or a program it runs.
+    pub server_file: bool,
 }
 
 // === impl Analysis ===
@@ -220,6 +232,9 @@ impl Analysis {
             cursor: None,
             prepared: None,
             unknown: Vec::new(),
+            code_definition: None,
+            code_functions: Vec::new(),
+            server_file: false,
         }
     }
 
@@ -268,6 +283,70 @@ pub fn analyze(sql: &str) -> Vec<Analysis> {
 
 /// Analyses exactly one statement's text (as split by [`split_statements`]).
 pub fn analyze_one(text: &str) -> Analysis {
+    let mut a = analyze_text(text);
+    if a.code_definition.is_none() {
+        a.code_definition = code_definition_kind(text);
+    }
+    if a.is_unparsed() && first_word_is(text, "copy") && copy_without_options(text).is_none() {
+        // A COPY the parser cannot read that names neither STDIN nor STDOUT: a server file or
+        // program, as far as anyone can tell.
+        a.server_file = true;
+    }
+    a
+}
+
+/// Words between the verb (`CREATE` / `ALTER`) and the kind of object that change nothing
+/// about what is defined.
+const CODE_DEFINITION_FILLER: &[&str] = &["or", "replace", "constraint", "trusted", "procedural"];
+
+/// Kinds of object that are executable code PostgreSQL runs implicitly (or that install it),
+/// as named after `CREATE` / `ALTER`; `event` must be followed by `trigger`.
+const CODE_DEFINITION_KINDS: &[&str] = &[
+    "function",
+    "procedure",
+    "routine",
+    "trigger",
+    "rule",
+    "operator",
+    "aggregate",
+    "cast",
+    "language",
+    "transform",
+    "extension",
+    "conversion",
+];
+
+/// The kind of code a `CREATE` / `ALTER` statement defines, from its leading words (see
+/// [`Analysis::code_definition`]); None for anything else.
+fn code_definition_kind(text: &str) -> Option<&'static str> {
+    let words = super::normalize::leading_words(text, 8);
+    let mut rest = words.iter();
+    let verb = rest.next()?;
+    if !verb.eq_ignore_ascii_case("create") && !verb.eq_ignore_ascii_case("alter") {
+        return None;
+    }
+    let mut rest = rest.skip_while(|w| {
+        CODE_DEFINITION_FILLER
+            .iter()
+            .any(|f| w.eq_ignore_ascii_case(f))
+            // `CREATE DEFAULT CONVERSION`
+            || w.eq_ignore_ascii_case("default")
+    });
+    let kind = rest.next()?;
+    if kind.eq_ignore_ascii_case("event") {
+        return rest
+            .next()
+            .filter(|w| w.eq_ignore_ascii_case("trigger"))
+            .map(|_| "event trigger");
+    }
+    CODE_DEFINITION_KINDS
+        .iter()
+        .find(|k| kind.eq_ignore_ascii_case(k))
+        .copied()
+}
+
+/// [`analyze_one`] before the checks that look at the text itself.
+fn analyze_text(text: &str) -> Analysis {
     if text.len() > MAX_STATEMENT_BYTES {
         return Analysis::unparsed(text, Some("statement too long to analyse".to_owned()));
     }
@@ -601,11 +680,16 @@ impl Walker {
             ),
             Statement::Delete(del) => self.delete(del),
             Statement::Copy {
-                source,
-                to,
-                target: _,
-                ..
-            } => self.copy(source, *to),
+                source, to, target, ..
+            } => {
+                match target {
+                    CopyTarget::Stdin | CopyTarget::Stdout => {}
+                    CopyTarget::File { .. } | CopyTarget::Program { .. } => {
+                        self.a.server_file = true
+                    }
+                }
+                self.copy(source, *to)
+            }
             Statement::Merge {
                 table,
                 source,
@@ -651,6 +735,12 @@ impl Walker {
                 }
                 if let Some(q) = &ct.query {
                     self.query(q, None, Sink::Written);
+                }
+                for c in &ct.columns {
+                    self.column_code(c);
+                }
+                for c in &ct.constraints {
+                    self.constraint_code(c);
                 }
             }
             Statement::CreateView { name, query, .. } => {
@@ -742,21 +832,135 @@ impl Walker {
                     }
                 }
             }
-            Statement::AlterTable { name, .. } => {
+            Statement::AlterTable {
+                name, operations, ..
+            } => {
                 if let Some(t) = object_parts(name).as_deref().and_then(table_name) {
                     self.write(t, None);
+                }
+                for op in operations {
+                    self.alter_table_code(op);
                 }
             }
             Statement::CreateIndex(ci) => {
                 if let Some(t) = object_parts(&ci.table_name).as_deref().and_then(table_name) {
                     self.read_table(&t);
                 }
+                let exprs = ci.columns.iter().map(|c| &c.column.expr);
+                self.code_exprs(exprs.chain(ci.predicate.as_ref()));
             }
+            Statement::CreateDomain(cd) => {
+                self.code_exprs(cd.default.as_ref());
+                for c in &cd.constraints {
+                    self.constraint_code(c);
+                }
+            }
+            Statement::CreatePolicy {
+                using, with_check, ..
+            }
+            | Statement::AlterPolicy {
+                operation:
+                    AlterPolicyOperation::Apply {
+                        using, with_check, ..
+                    },
+                ..
+            } => self.code_exprs(using.iter().chain(with_check.iter())),
             _ => {
                 if matches!(op_of(stmt), OP_OTHER) {
                     self.unknown("statement kind");
                 }
             }
+        }
+    }
+
+    // --- code a definition attaches ---
+
+    /// Records the functions `exprs` call as [`Analysis::code_functions`]. The expressions
+    /// are walked by a walker of their own: their column names belong to the table being
+    /// defined, not to this statement's scopes. What that walker does not understand is
+    /// unknown here too.
+    fn code_exprs<'e>(&mut self, exprs: impl IntoIterator<Item = &'e Expr>) {
+        let mut w = Walker::default();
+        let scope = w.new_scope(None);
+        for e in exprs {
+            w.expr(e, scope, UseContext::Expression);
+        }
+        for f in w.a.functions {
+            if !self.a.code_functions.contains(&f) {
+                self.a.code_functions.push(f);
+            }
+        }
+        for u in w.a.unknown {
+            self.unknown(u);
+        }
+    }
+
+    /// A column definition's `DEFAULT`, `CHECK` and `GENERATED` expressions.
+    fn column_code(&mut self, c: &ColumnDef) {
+        for o in &c.options {
+            match &o.option {
+                ColumnOption::Default(e)
+                | ColumnOption::Check(e)
+                | ColumnOption::OnUpdate(e)
+                | ColumnOption::Materialized(e)
+                | ColumnOption::Alias(e)
+                | ColumnOption::Ephemeral(Some(e))
+                | ColumnOption::Generated {
+                    generation_expr: Some(e),
+                    ..
+                } => self.code_exprs([e]),
+                ColumnOption::Srid(e) => self.code_exprs([e.as_ref()]),
+                ColumnOption::Null
+                | ColumnOption::NotNull
+                | ColumnOption::Ephemeral(None)
+                | ColumnOption::Unique { .. }
+                | ColumnOption::ForeignKey { .. }
+                | ColumnOption::DialectSpecific(_)
+                | ColumnOption::CharacterSet(_)
+                | ColumnOption::Collation(_)
+                | ColumnOption::Comment(_)
+                | ColumnOption::Generated { .. }
+                | ColumnOption::Options(_)
+                | ColumnOption::Identity(_)
+                | ColumnOption::OnConflict(_)
+                | ColumnOption::Policy(_)
+                | ColumnOption::Tags(_) => {}
+            }
+        }
+    }
+
+    /// A table or domain constraint's `CHECK` expression.
+    fn constraint_code(&mut self, c: &TableConstraint) {
+        if let TableConstraint::Check { expr, .. } = c {
+            self.code_exprs([expr.as_ref()]);
+        }
+    }
+
+    /// The code an `ALTER TABLE` operation attaches: new columns' and constraints'
+    /// expressions, a new default, a conversion's `USING`, and enabling a trigger or rule
+    /// (which makes PostgreSQL run it again).
+    fn alter_table_code(&mut self, op: &AlterTableOperation) {
+        match op {
+            AlterTableOperation::AddColumn { column_def, .. } => self.column_code(column_def),
+            AlterTableOperation::AddConstraint { constraint, .. } => {
+                self.constraint_code(constraint)
+            }
+            AlterTableOperation::AlterColumn { op, .. } => match op {
+                AlterColumnOperation::SetDefault { value } => self.code_exprs([value]),
+                AlterColumnOperation::SetDataType { using, .. } => self.code_exprs(using.as_ref()),
+                _ => {}
+            },
+            AlterTableOperation::EnableAlwaysRule { .. }
+            | AlterTableOperation::EnableReplicaRule { .. }
+            | AlterTableOperation::EnableRule { .. } => {
+                self.a.code_definition.get_or_insert("rule (enabled)");
+            }
+            AlterTableOperation::EnableAlwaysTrigger { .. }
+            | AlterTableOperation::EnableReplicaTrigger { .. }
+            | AlterTableOperation::EnableTrigger { .. } => {
+                self.a.code_definition.get_or_insert("trigger (enabled)");
+            }
+            _ => {}
         }
     }
 
@@ -1447,6 +1651,49 @@ impl Walker {
         }
     }
 
+    /// Whether `e` is a qualified column (`v.p`) of a subquery or `VALUES` list in FROM whose
+    /// value depends on no column at all (literals, parameters): comparing with it is
+    /// comparing with a constant. The qualifier names the innermost FROM item with that
+    /// alias, as in PostgreSQL; anything less certain is not constant.
+    fn is_constant_column(&self, e: &Expr, scope: ScopeId) -> bool {
+        let Some(c) = self.bare_column(strip_nested(e), scope) else {
+            return false;
+        };
+        let [qualifier] = c.qualifier.as_slice() else {
+            return false;
+        };
+        let mut cur = Some(scope);
+        let mut guard = 0;
+        while let Some(id) = cur {
+            guard += 1;
+            let Some(s) = self.a.scopes.get(id.0) else {
+                return false;
+            };
+            let named = s.sources.iter().find(|src| match (&src.alias, &src.kind) {
+                (Some(a), _) => a == qualifier,
+                (None, SourceKind::Table(t)) => &t.name == qualifier,
+                (None, SourceKind::Derived(_) | SourceKind::Function { .. }) => false,
+            });
+            if let Some(src) = named {
+                let SourceKind::Derived(outputs) = &src.kind else {
+                    return false;
+                };
+                let mut same_name = outputs
+                    .iter()
+                    .filter(|o| o.name.as_deref() == Some(c.name.as_str()));
+                return match (same_name.next(), same_name.next()) {
+                    (Some(o), None) => o.lineage == Lineage::Constant,
+                    _ => false,
+                };
+            }
+            if guard > self.a.scopes.len() {
+                return false;
+            }
+            cur = s.parent;
+        }
+        false
+    }
+
     /// A bare unqualified name that also names a FROM item may be a whole-row reference.
     fn note_whole_row_candidate(&mut self, c: &ColumnName, ctx: UseContext) {
         if c.qualifier.is_empty() && self.names_source(c.scope, &c.name) {
@@ -1562,13 +1809,21 @@ impl Walker {
                 {
                     self.unknown("table factor options");
                 }
-                let Some(parts) = object_parts(name) else {
+                let Some(mut parts) = object_parts(name) else {
                     self.unknown("table name");
                     return;
                 };
-                let alias_name = alias.as_ref().map(|a| ident_name(&a.name));
+                let mut alias = alias.as_ref();
+                if let Some(table) = only_table(name, alias) {
+                    // `FROM ONLY guests`: sqlparser reads a table `only` aliased `guests`.
+                    // ONLY is a reserved word in PostgreSQL, so that reading is impossible:
+                    // the table is the "alias", without inheritance children (the masking
+                    // rules do not depend on those).
+                    parts = vec![table];
+                    alias = None;
+                }
+                let alias_name = alias.map(|a| ident_name(&a.name));
                 let renames: Vec<String> = alias
-                    .as_ref()
                     .map(|a| a.columns.iter().map(|c| ident_name(&c.name)).collect())
                     .unwrap_or_default();
                 if let [single] = parts.as_slice() {
@@ -1715,12 +1970,21 @@ impl Walker {
                 op: B::Eq,
                 right,
             } => {
-                if let Some(c) = self.bare_column(strip_nested(left), scope) {
+                let left_col = self.bare_column(strip_nested(left), scope);
+                let right_col = self.bare_column(strip_nested(right), scope);
+                // `v.p = g.phone` with `v.p` constant: the column compared is on the right.
+                let left_col = match (left_col, &right_col) {
+                    (Some(_), Some(_)) if self.is_constant_column(left, scope) => None,
+                    (l, _) => l,
+                };
+                if let Some(c) = left_col {
                     let d = self.expr(right, scope, UseContext::OtherPredicate);
-                    self.equality_side(c, d.is_empty());
-                } else if let Some(c) = self.bare_column(strip_nested(right), scope) {
+                    let clean = d.is_empty() || self.is_constant_column(right, scope);
+                    self.equality_side(c, clean);
+                } else if let Some(c) = right_col {
                     let d = self.expr(left, scope, UseContext::OtherPredicate);
-                    self.equality_side(c, d.is_empty());
+                    let clean = d.is_empty() || self.is_constant_column(left, scope);
+                    self.equality_side(c, clean);
                 } else {
                     self.expr(e, scope, UseContext::OtherPredicate);
                 }
@@ -1819,6 +2083,12 @@ impl Walker {
 
     fn function(&mut self, f: &Function, scope: ScopeId, ctx: UseContext) -> Deps {
         let mut deps = Deps::default();
+        if is_array_subquery(f) {
+            // `ARRAY(SELECT …)` is SQL syntax (an array sublink), not a call: no function is
+            // looked up. Its subquery's columns are used inside an expression, as any
+            // function argument's are.
+            return self.subquery_arg(f, scope, ctx);
+        }
         let ctx = match self.record_function(&f.name) {
             Some(fname) if is_side_effect_function(&fname.name) => UseContext::SideEffectArg,
             Some(_) => ctx,
@@ -1871,6 +2141,18 @@ impl Walker {
         }
         for o in &f.within_group {
             deps.extend(self.expr(&o.expr, scope, UseContext::OrderGroup));
+        }
+        deps
+    }
+
+    /// The subquery of `ARRAY(SELECT …)`, walked as a function's subquery argument.
+    fn subquery_arg(&mut self, f: &Function, scope: ScopeId, ctx: UseContext) -> Deps {
+        let mut deps = Deps::default();
+        if let FunctionArguments::Subquery(q) = &f.args {
+            let outputs = self.query(q, Some(scope), Sink::of_context(ctx));
+            for o in &outputs {
+                deps.add_lineage(&o.lineage);
+            }
         }
         deps
     }
@@ -2169,6 +2451,37 @@ impl Walker {
         }
         d
     }
+}
+
+/// `ARRAY(subquery)` as sqlparser reads it: a call of an unquoted, unqualified `array` whose
+/// argument is a subquery, with nothing else attached. A quoted `"array"(…)` is a real call.
+fn is_array_subquery(f: &Function) -> bool {
+    let name_is_keyword = match f.name.0.as_slice() {
+        [part] => part
+            .as_ident()
+            .is_some_and(|i| i.quote_style.is_none() && i.value.eq_ignore_ascii_case("array")),
+        _ => false,
+    };
+    name_is_keyword
+        && matches!(f.args, FunctionArguments::Subquery(_))
+        && matches!(f.parameters, FunctionArguments::None)
+        && f.filter.is_none()
+        && f.over.is_none()
+        && f.within_group.is_empty()
+}
+
+/// For `FROM ONLY t` as sqlparser reads it (a table named by the unquoted word `only`, aliased
+/// `t`, without column aliases): the table's name `t`.
+fn only_table(name: &ObjectName, alias: Option<&sqlparser::ast::TableAlias>) -> Option<String> {
+    let [part] = name.0.as_slice() else {
+        return None;
+    };
+    let word = part.as_ident()?;
+    if word.quote_style.is_some() || !word.value.eq_ignore_ascii_case("only") {
+        return None;
+    }
+    let alias = alias?;
+    alias.columns.is_empty().then(|| ident_name(&alias.name))
 }
 
 fn strip_nested(mut e: &Expr) -> &Expr {

@@ -368,6 +368,26 @@ pub fn first_word(sql: &str) -> &str {
     ""
 }
 
+/// The statement's first `n` words (keywords or unquoted identifiers) after whitespace and
+/// comments, as written; stops early at anything that is not a word.
+pub fn leading_words(sql: &str, n: usize) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut lexer = Lexer::new(sql);
+    while words.len() < n {
+        let Some((tok, range)) = lexer.next_token() else {
+            break;
+        };
+        match tok {
+            Tok::Space => continue,
+            Tok::Word => words.push(sql.get(range).unwrap_or_default()),
+            Tok::Str | Tok::Num | Tok::Param(_) | Tok::QuotedIdent | Tok::Semi | Tok::Other => {
+                break
+            }
+        }
+    }
+    words
+}
+
 /// Keywords that end an `ORDER BY`/`GROUP BY` list at its own parenthesis depth.
 const BY_LIST_END: &[&str] = &[
     "LIMIT",

@@ -15,14 +15,22 @@
 //!   appends fail with [`TrailUnavailable`] (at once under `on_failure = "block"`), and a probe
 //!   checkpoint is retried every second until the disk takes it again.
 //!
-//! The writer thread waits on its queue with a small current-thread tokio runtime (only for
-//! `recv` with a deadline); all file I/O is plain blocking `std::fs` on that thread.
+//! Hand-off without a wakeup per record: [`TrailHandle::submit`] returns a [`Link`] whose seq
+//! the writer stores when it chains the record (no reply channel), and a `result` record is
+//! queued with [`TrailHandle::submit_result`] for the writer to render with its statement's seq.
+//! Under `batched` and `async` the writer does not wait on its queue while records flow: it
+//! sleeps until the next tick (every `group_commit`) and drains what arrived, so a sender never
+//! wakes it; only after a tick that found nothing does it wait on the queue again. Under
+//! `strict` it waits on the queue as before: sessions wait for the group's fsync anyway.
+//!
+//! The writer thread waits with a small current-thread tokio runtime (only for the queue and its
+//! timer); all file I/O is plain blocking `std::fs` on that thread.
 
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,14 +39,18 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::archive;
 use super::checkpoint::{self, Signer25519};
-use super::record::{self, Body, Digest, HashKey, Prepared, PrunedSegment, Recovery, SegmentStart};
+use super::record::{
+    self, Body, Digest, HashKey, Prepared, PrunedSegment, Recovery, ResultRecord, SegmentStart,
+};
 use super::segment;
 use crate::error::{Error, Kind, Source};
 use crate::metrics::trail::TrailMetrics;
 
-/// Records queued between sessions and the writer. 4096 absorbs a burst of a few milliseconds
-/// at 1M records/s while keeping memory bounded (a record is a few hundred bytes).
-pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
+/// Records queued between sessions and the writer. The writer drains the queue once per tick
+/// (`group_commit`, 2 ms by default) under `batched`/`async`, so the queue holds a whole tick:
+/// 8192 covers 2 ms at 4M records/s while keeping memory bounded (a record is a few hundred
+/// bytes). A drain that finds the queue more than half full starts the next one at once.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// How often a failed trail retries a write (SPEC: at least every second).
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// Most requests taken from the queue before the writer writes what it has: bounds the memory
@@ -179,10 +191,23 @@ struct DurableState {
     failing: bool,
 }
 
+/// What a [`Link`] holds before the writer chains its record.
+const UNCHAINED: u64 = 0;
+/// What a [`Link`] holds when the writer refused its record (the trail was failing).
+const REJECTED: u64 = u64::MAX;
+
 enum Request {
+    /// [`TrailHandle::append`]: the seq is sent back.
     Append {
         rec: Prepared,
         reply: oneshot::Sender<Result<u64, TrailUnavailable>>,
+    },
+    /// [`TrailHandle::submit`]: the seq is stored into the link.
+    Submit { rec: Prepared, seq: Arc<AtomicU64> },
+    /// [`TrailHandle::submit_result`]: rendered by the writer once the statement's seq is known.
+    Result {
+        result: Box<ResultRecord>,
+        statement: Arc<AtomicU64>,
     },
 }
 
@@ -258,12 +283,13 @@ impl TrailHandle {
     }
 
     /// Queues a record without waiting for the writer to chain it: waits only for queue space.
-    /// The seq comes later from [`Pending::receipt`]; a session forwards the statement meanwhile
-    /// (`batched` and `async`), or waits for [`Receipt::durable`] first (`strict`).
+    /// The writer stores the seq into the returned [`Link`] when it chains the record; nothing
+    /// is sent back, so the writer never wakes the caller. A session forwards the statement
+    /// meanwhile (`batched` and `async`), or waits for [`Link::durable`] first (`strict`).
     ///
     /// # Cancellation safety
     /// Not cancellation safe, as [`TrailHandle::append`].
-    pub async fn submit(&self, body: &Body) -> Result<Pending, TrailUnavailable> {
+    pub async fn submit(&self, body: &Body) -> Result<Link, TrailUnavailable> {
         if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
             return Err(TrailUnavailable::FAILING);
         }
@@ -273,12 +299,42 @@ impl TrailHandle {
             .reserve()
             .await
             .map_err(|_| TrailUnavailable::STOPPED)?;
-        let (reply, answer) = oneshot::channel();
-        permit.send(Request::Append { rec, reply });
-        Ok(Pending {
-            answer,
+        let seq = Arc::new(AtomicU64::new(UNCHAINED));
+        permit.send(Request::Submit {
+            rec,
+            seq: Arc::clone(&seq),
+        });
+        Ok(Link {
+            seq,
             durable: self.durable.clone(),
         })
+    }
+
+    /// Queues the `result` record of the statement behind `statement`; the writer renders it
+    /// with the statement's seq (`result.statement_seq` is ignored). The statement's request
+    /// must have been queued first (it then precedes this one in the queue). A result whose
+    /// statement the writer refused is dropped silently.
+    ///
+    /// # Cancellation safety
+    /// Not cancellation safe, as [`TrailHandle::append`].
+    pub async fn submit_result(
+        &self,
+        result: ResultRecord,
+        statement: &Link,
+    ) -> Result<(), TrailUnavailable> {
+        if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
+            return Err(TrailUnavailable::FAILING);
+        }
+        let permit = self
+            .tx
+            .reserve()
+            .await
+            .map_err(|_| TrailUnavailable::STOPPED)?;
+        permit.send(Request::Result {
+            result: Box::new(result),
+            statement: Arc::clone(&statement.seq),
+        });
+        Ok(())
     }
 
     /// The key of the keyed hashes (for the `hash` mask).
@@ -310,6 +366,12 @@ impl TrailHandle {
         self.shared.latest_checkpoint.lock().clone()
     }
 
+    /// `audit.on_failure`: whether statements wait for (block) or go on without (allow) a trail
+    /// that cannot be written.
+    pub fn on_failure(&self) -> OnFailure {
+        self.shared.on_failure
+    }
+
     pub fn durability(&self) -> Durability {
         self.shared.durability
     }
@@ -324,24 +386,53 @@ impl TrailHandle {
     }
 }
 
-/// A record queued by [`TrailHandle::submit`], not yet chained.
-#[derive(Debug)]
-pub struct Pending {
-    answer: oneshot::Receiver<Result<u64, TrailUnavailable>>,
+/// A record queued by [`TrailHandle::submit`]: its seq appears once the writer chains it.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// [`UNCHAINED`] until the writer chains the record, [`REJECTED`] if it refused it.
+    seq: Arc<AtomicU64>,
     durable: watch::Receiver<DurableState>,
 }
 
-impl Pending {
-    /// Waits for the writer to chain the record (usually done by the time anyone asks).
+impl Link {
+    /// The record's seq, once the writer has chained it (`None` before, or if refused).
+    pub fn seq(&self) -> Option<u64> {
+        match self.seq.load(Ordering::Acquire) {
+            UNCHAINED | REJECTED => None,
+            seq => Some(seq),
+        }
+    }
+
+    /// Waits until the record is chained and as durable as the mode promises (strict:
+    /// fsynced), and returns its seq. Fails when the writer refused it, when the trail is
+    /// failing before the record is durable, or when the writer stopped first.
     ///
     /// # Cancellation safety
-    /// Not cancellation safe: the answer is consumed.
-    pub async fn receipt(self) -> Result<Receipt, TrailUnavailable> {
-        let seq = self.answer.await.map_err(|_| TrailUnavailable::STOPPED)??;
-        Ok(Receipt {
-            seq,
-            durable: self.durable,
-        })
+    /// Cancellation safe: it only watches the writer's progress.
+    pub async fn durable(&self) -> Result<u64, TrailUnavailable> {
+        let mut rx = self.durable.clone();
+        loop {
+            // The writer stores the seq before it publishes the durable state that covers it,
+            // so a state read first and a seq read second never miss each other.
+            let state = *rx.borrow_and_update();
+            match self.seq.load(Ordering::Acquire) {
+                REJECTED => return Err(TrailUnavailable::FAILING),
+                UNCHAINED => {}
+                seq if state.seq >= seq => return Ok(seq),
+                _ => {}
+            }
+            if state.failing {
+                return Err(TrailUnavailable::FAILING);
+            }
+            if rx.changed().await.is_err() {
+                let last = *rx.borrow();
+                return match self.seq.load(Ordering::Acquire) {
+                    UNCHAINED | REJECTED => Err(TrailUnavailable::STOPPED),
+                    seq if last.seq >= seq => Ok(seq),
+                    _ => Err(TrailUnavailable::STOPPED),
+                };
+            }
+        }
     }
 }
 
@@ -514,6 +605,8 @@ struct Writer {
     rotate_due: bool,
     /// The current segment already ends with its sealing checkpoint.
     sealed: bool,
+    /// The last drain found the queue at least half full: drain again without waiting.
+    backlog: bool,
 }
 
 impl Writer {
@@ -568,6 +661,7 @@ impl Writer {
             retry_at: None,
             rotate_due: false,
             sealed: false,
+            backlog: false,
             opts,
         };
         *w.shared.latest_checkpoint.lock() = recovered.latest_checkpoint;
@@ -612,28 +706,45 @@ impl Writer {
         mut stop: oneshot::Receiver<()>,
     ) -> Result<(), Error> {
         let _span = tracing::info_span!("trail_writer", chain = self.opts.chain.as_str()).entered();
+        let capacity = rx.max_capacity();
+        // Whether the last drain took anything: a writer that found nothing waits on the queue.
+        let mut busy = false;
         loop {
             let deadline = self.next_deadline();
+            let wait = self.wait_mode(busy);
+            let wake_at = match wait {
+                Wait::Queue => deadline,
+                Wait::Tick(tick) => deadline.min(Instant::now() + tick),
+                Wait::None => Instant::now(),
+            };
             let got = rt.block_on(async {
-                tokio::select! {
-                    biased;
-                    _ = &mut stop => Wake::Stop,
-                    r = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), rx.recv()) => match r {
-                        Ok(Some(req)) => Wake::Request(Box::new(req)),
-                        Ok(None) => Wake::Stop,
-                        Err(_) => Wake::Timer,
+                let wake_at = tokio::time::Instant::from_std(wake_at);
+                match wait {
+                    Wait::Queue => tokio::select! {
+                        biased;
+                        _ = &mut stop => Wake::Stop,
+                        r = tokio::time::timeout_at(wake_at, rx.recv()) => match r {
+                            Ok(Some(req)) => Wake::Request(Box::new(req)),
+                            Ok(None) => Wake::Stop,
+                            Err(_) => Wake::Timer,
+                        },
+                    },
+                    Wait::Tick(_) => tokio::select! {
+                        biased;
+                        _ = &mut stop => Wake::Stop,
+                        () = tokio::time::sleep_until(wake_at) => Wake::Timer,
+                    },
+                    Wait::None => match stop.try_recv() {
+                        Err(oneshot::error::TryRecvError::Empty) => Wake::Timer,
+                        Ok(()) | Err(oneshot::error::TryRecvError::Closed) => Wake::Stop,
                     },
                 }
             });
+            let mut took = 0usize;
             match got {
                 Wake::Request(req) => {
                     self.accept(*req);
-                    for _ in 0..MAX_DRAIN {
-                        match rx.try_recv() {
-                            Ok(req) => self.accept(req),
-                            Err(_) => break,
-                        }
-                    }
+                    took = 1;
                 }
                 Wake::Timer => {}
                 Wake::Stop => {
@@ -644,10 +755,48 @@ impl Writer {
                     return self.stop();
                 }
             }
+            while took < MAX_DRAIN {
+                match rx.try_recv() {
+                    Ok(req) => {
+                        self.accept(req);
+                        took += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            busy = took > 0;
+            // A drain that found the queue half full goes again at once: senders may be
+            // waiting for space, and nothing else would wake the writer for them.
+            self.backlog = took.saturating_mul(2) >= capacity && took > 0;
             self.metrics
                 .queue_depth
                 .set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
             self.tick();
+        }
+    }
+
+    /// How the writer waits next. `strict` waits on the queue (sessions are waiting for the
+    /// group's fsync anyway). `batched`/`async` tick every `group_commit` while records flow, and
+    /// wait on the queue only after a tick that found nothing (and while failing, or with
+    /// `group_commit` zero).
+    fn wait_mode(&self, busy: bool) -> Wait {
+        if self.retry_at.is_some() || self.opts.group_commit.is_zero() {
+            return Wait::Queue;
+        }
+        if self.backlog {
+            return Wait::None;
+        }
+        match self.opts.durability {
+            // Sessions wait for the group's fsync, so the writer takes each record as it comes
+            // (sleeping through the group showed no gain: strict is fsync-bound).
+            Durability::Strict => Wait::Queue,
+            Durability::Batched | Durability::Async => {
+                if busy {
+                    Wait::Tick(self.opts.group_commit)
+                } else {
+                    Wait::Queue
+                }
+            }
         }
     }
 
@@ -671,13 +820,42 @@ impl Writer {
     }
 
     fn accept(&mut self, req: Request) {
-        let Request::Append { rec, reply } = req;
+        match req {
+            Request::Append { rec, reply } => {
+                let answer = self.chain(&rec);
+                // The caller may have gone away; the record stays in the chain regardless.
+                let _ = reply.send(answer);
+            }
+            Request::Submit { rec, seq } => {
+                let answer = self.chain(&rec);
+                seq.store(answer.unwrap_or(REJECTED), Ordering::Release);
+            }
+            Request::Result { result, statement } => {
+                let statement_seq = statement.load(Ordering::Acquire);
+                if statement_seq == UNCHAINED || statement_seq == REJECTED {
+                    // The statement was refused (or never queued): no result without it.
+                    return;
+                }
+                let mut result = *result;
+                result.statement_seq = statement_seq;
+                match Prepared::new(&Body::Result(result)) {
+                    Ok(rec) => {
+                        let _ = self.chain(&rec);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "result record cannot be encoded"),
+                }
+            }
+        }
+    }
+
+    /// Chains a record from a session: refused while failing; counts toward the periodic
+    /// checkpoint; opens a strict group.
+    fn chain(&mut self, rec: &Prepared) -> Result<u64, TrailUnavailable> {
         if self.retry_at.is_some() {
-            let _ = reply.send(Err(TrailUnavailable::FAILING));
-            return;
+            return Err(TrailUnavailable::FAILING);
         }
         let counts = rec.kind() != "checkpoint";
-        let answer = self.push_prepared(&rec);
+        let answer = self.push_prepared(rec);
         if answer.is_ok() && counts {
             self.since_checkpoint = self.since_checkpoint.saturating_add(1);
             if self.since_checkpoint >= self.opts.checkpoint_every_records {
@@ -687,8 +865,7 @@ impl Writer {
         if self.commit_at.is_none() && self.opts.durability == Durability::Strict {
             self.commit_at = Some(Instant::now() + self.opts.group_commit);
         }
-        // The caller may have gone away; the record stays in the chain regardless.
-        let _ = reply.send(answer);
+        answer
     }
 
     /// Does what is due: writes, fsyncs, checkpoints, rotation, retry.
@@ -1017,6 +1194,17 @@ enum Wake {
     Request(Box<Request>),
     Timer,
     Stop,
+}
+
+/// How the writer waits for its next round (see [`Writer::wait_mode`]).
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    /// On the queue: the first request wakes it (or the deadline).
+    Queue,
+    /// Asleep for at most this long (or until the deadline); senders do not wake it.
+    Tick(Duration),
+    /// Not at all: a backlog is waiting.
+    None,
 }
 
 fn verify_name(name: &str) -> String {

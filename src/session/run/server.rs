@@ -16,7 +16,7 @@ use crate::protocol::frame::HEADER_LEN;
 use crate::session::extended::Matched;
 use crate::session::rewrite::{self, FieldInfo, ResultPlan};
 use crate::session::splice::Splice;
-use crate::trail::record::{Body, ResultRecord, Status};
+use crate::trail::record::{ResultRecord, Status};
 
 /// What becomes of one server frame.
 enum Out {
@@ -98,8 +98,14 @@ impl Relay {
     async fn server_frame(&mut self, tag: u8, payload: &Bytes, matched: Matched) -> Out {
         match tag {
             b'S' => {
-                if let Some((b"client_encoding", value)) = backend::parameter_status(payload) {
-                    self.client_encoding = Some(String::from_utf8_lossy(value).into_owned());
+                match backend::parameter_status(payload) {
+                    Some((b"client_encoding", value)) => {
+                        self.client_encoding = Some(String::from_utf8_lossy(value).into_owned());
+                    }
+                    Some((b"standard_conforming_strings", value)) => {
+                        self.standard_strings = value != b"off";
+                    }
+                    _ => {}
                 }
                 Out::Forward
             }
@@ -352,20 +358,17 @@ impl Relay {
                     .masked(&self.insp.role, column, *n);
             }
         }
-        let seq = match stmt.record {
+        let link = match &stmt.record {
             Record::None => return,
-            Record::Chained(seq) => seq,
-            Record::Queued(p) => match p.receipt().await {
-                Ok(r) => r.seq(),
-                Err(_) => return,
-            },
+            Record::Linked(link) => link,
         };
         let Some(trail) = self.insp.trail() else {
             return;
         };
-        let body = Body::Result(ResultRecord {
+        // The writer fills in statement_seq from the link.
+        let result = ResultRecord {
             session: self.insp.session,
-            statement_seq: seq,
+            statement_seq: 0,
             status,
             rows: stmt.rows,
             command_tag,
@@ -376,8 +379,8 @@ impl Relay {
                 .map(|s| s.list.clone())
                 .unwrap_or_default(),
             subjects_total: stmt.subjects.as_ref().map_or(0, |s| s.total),
-        });
-        if let Err(e) = trail.submit(&body).await {
+        };
+        if let Err(e) = trail.submit_result(result, link).await {
             tracing::warn!(error = %e, "result record not written");
         }
     }

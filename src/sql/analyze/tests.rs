@@ -328,3 +328,119 @@ fn deep_nesting_does_not_overflow() {
         .map(|h| h.join());
     assert!(matches!(v, Ok(Ok(_))));
 }
+
+#[test]
+fn code_definitions_are_recognised_parsed_or_not() {
+    for (sql, kind) in [
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "function",
+        ),
+        (
+            "create or replace procedure p() language sql as $$select 1$$",
+            "procedure",
+        ),
+        (
+            "CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()",
+            "trigger",
+        ),
+        (
+            "CREATE CONSTRAINT TRIGGER t AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()",
+            "trigger",
+        ),
+        (
+            "CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()",
+            "event trigger",
+        ),
+        ("CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING", "rule"),
+        ("-- x\nALTER OPERATOR = (text, text) OWNER TO x", "operator"),
+        (
+            "CREATE DEFAULT CONVERSION c FOR 'LATIN1' TO 'UTF8' FROM f",
+            "conversion",
+        ),
+        ("ALTER TABLE t ENABLE ALWAYS TRIGGER x", "trigger (enabled)"),
+    ] {
+        assert_eq!(one(sql).code_definition, Some(kind), "{sql}");
+    }
+    for sql in [
+        "CREATE OR REPLACE VIEW v AS SELECT 1",
+        "CREATE TABLE t (x int)",
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO x",
+        "CREATE EVENT",
+        "SELECT 1",
+    ] {
+        assert_eq!(one(sql).code_definition, None, "{sql}");
+    }
+}
+
+#[test]
+fn functions_in_definitions_are_code_functions_not_calls() {
+    let a = one("CREATE TABLE t (id int DEFAULT public.f(), x text CHECK (g(x)), CHECK (h(id)))");
+    let names: Vec<&str> = a.code_functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["f", "g", "h"]);
+    assert_eq!(
+        a.code_functions.first().and_then(|f| f.schema.as_deref()),
+        Some("public")
+    );
+    assert!(a.functions.is_empty());
+    assert!(a.uses.is_empty(), "{:?}", a.uses);
+    let a = one("ALTER TABLE t ALTER COLUMN x SET DEFAULT f(), ADD COLUMN y int DEFAULT g()");
+    let names: Vec<&str> = a.code_functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["f", "g"]);
+}
+
+#[test]
+fn copy_with_a_server_file_or_program() {
+    for sql in [
+        "COPY t FROM '/tmp/x'",
+        "COPY t TO '/tmp/x'",
+        "COPY t FROM PROGRAM 'cat'",
+        "COPY (SELECT 1) TO PROGRAM 'cat'",
+        "COPY t FROM '/tmp/x' WITH (NOSUCH_OPTION 1)",
+    ] {
+        assert!(one(sql).server_file, "{sql}");
+    }
+    for sql in [
+        "COPY t FROM STDIN",
+        "COPY t TO STDOUT",
+        "COPY t (a) TO STDOUT WITH (FORMAT csv)",
+    ] {
+        assert!(!one(sql).server_file, "{sql}");
+    }
+}
+
+#[test]
+fn array_subquery_is_not_a_function_call() {
+    let a = one("SELECT ARRAY(SELECT phone FROM guests) AS a, \"array\"(1)");
+    let names: Vec<&str> = a.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["array"]);
+    assert_eq!(ctx_of(&a, "phone"), [UseContext::Expression]);
+    let a = one("SELECT array(SELECT 1)");
+    assert!(a.functions.is_empty());
+}
+
+#[test]
+fn from_only_names_the_table() {
+    let a = one("SELECT phone FROM ONLY guests WHERE id = 1");
+    assert_eq!(
+        a.tables_read,
+        [TableName {
+            schema: None,
+            name: "guests".into()
+        }]
+    );
+    assert_eq!(ctx_of(&a, "phone"), [UseContext::BareOutput]);
+    // A quoted "only" is a table of that name.
+    let a = one("SELECT x FROM \"only\" o");
+    assert_eq!(a.tables_read.first().map(|t| t.name.as_str()), Some("only"));
+}
+
+#[test]
+fn constant_values_columns_are_clean_equality_operands() {
+    let a = one("SELECT g.id FROM guests g JOIN (VALUES ('0900')) v(p) ON g.phone = v.p");
+    assert_eq!(ctx_of(&a, "phone"), [UseContext::EqualityPredicate]);
+    let a = one("SELECT g.id FROM guests g JOIN (VALUES ('0900')) v(p) ON v.p = g.phone");
+    assert_eq!(ctx_of(&a, "phone"), [UseContext::EqualityPredicate]);
+    let a = one("SELECT g.id FROM guests g JOIN (SELECT name AS p FROM t) v ON g.phone = v.p");
+    assert_eq!(ctx_of(&a, "phone"), [UseContext::OtherPredicate]);
+}

@@ -308,3 +308,241 @@ fn metrics_follow_the_writer() {
     assert!(metrics.last_checkpoint_timestamp.get() > 1.7e9);
     assert_eq!(metrics.write_failures.get(), 0);
 }
+
+/// Every record of the chain, parsed, in order.
+fn all_records(dir: &Path) -> Vec<record::Parsed> {
+    let mut out = Vec::new();
+    for seg in archive::segments(&dir.join("unit")).unwrap() {
+        let data = archive::read_segment(&seg).unwrap();
+        for line in data.bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            out.push(record::parse_line(line).unwrap());
+        }
+    }
+    out
+}
+
+fn statement(task: u64, i: u64) -> Body {
+    Body::Statement(record::Statement {
+        session: task,
+        op: "SELECT".to_owned(),
+        sql: format!("SELECT {task}-{i}"),
+        params: vec![],
+        fingerprint: "f".to_owned(),
+        tables: vec![],
+        columns_read: vec![],
+        columns_written: vec![],
+        masked: vec![],
+        decision: record::Decision::Allow,
+    })
+}
+
+fn result(task: u64, i: u64) -> ResultRecord {
+    ResultRecord {
+        session: task,
+        // Ignored: the writer takes the statement's seq from the link.
+        statement_seq: 777_777,
+        status: record::Status::Ok,
+        rows: i,
+        command_tag: "SELECT 1".to_owned(),
+        duration_us: 5,
+        subjects: vec![],
+        subjects_total: 0,
+    }
+}
+
+/// The session path: `submit` a statement (strict: wait for `Link::durable`), then
+/// `submit_result`; every result names the seq of its own statement.
+fn links_and_results(durability: Durability, queue_capacity: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), durability, 1 << 16);
+    opts.queue_capacity = queue_capacity;
+    let trail = start(opts, TrailMetrics::unregistered()).unwrap();
+    let handle = trail.handle();
+    let (tasks, per_task) = (8u64, 60u64);
+    let seqs = rt().block_on(async move {
+        let mut joins = Vec::new();
+        for t in 0..tasks {
+            let h = handle.clone();
+            joins.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                let mut last = None;
+                for i in 0..per_task {
+                    let link = h.submit(&statement(t, i)).await.unwrap();
+                    if durability == Durability::Strict {
+                        let seq = link.durable().await.unwrap();
+                        assert_eq!(link.seq(), Some(seq));
+                        seqs.push(seq);
+                    }
+                    h.submit_result(result(t, i), &link).await.unwrap();
+                    last = Some(link);
+                }
+                let last = last.unwrap();
+                let seq = last.durable().await.unwrap();
+                assert_eq!(last.seq(), Some(seq));
+                seqs
+            }));
+        }
+        let mut all = Vec::new();
+        for j in joins {
+            all.extend(j.await.unwrap());
+        }
+        all
+    });
+    trail.shutdown().unwrap();
+    let r = check(dir.path());
+    assert_eq!(r.brk, None, "{:?}", r.brk);
+    let records = all_records(dir.path());
+    let mut statements = std::collections::HashMap::new();
+    let mut results = 0;
+    for p in &records {
+        match p.kind.as_str() {
+            "statement" => {
+                let sql = p.value["sql"].as_str().unwrap().to_owned();
+                statements.insert(p.seq, sql);
+            }
+            "result" => {
+                results += 1;
+                let of = p.value["statement_seq"].as_u64().unwrap();
+                assert!(of < p.seq, "result {} before its statement {of}", p.seq);
+                let want = format!(
+                    "SELECT {}-{}",
+                    p.value["session"].as_u64().unwrap(),
+                    p.value["rows"].as_u64().unwrap()
+                );
+                assert_eq!(statements.get(&of), Some(&want), "result {}", p.seq);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(statements.len(), usize::try_from(tasks * per_task).unwrap());
+    assert_eq!(results, tasks * per_task);
+    if durability == Durability::Strict {
+        assert_eq!(seqs.len(), statements.len());
+        assert!(seqs.iter().all(|s| statements.contains_key(s)));
+    }
+}
+
+#[test]
+fn links_and_results_strict() {
+    links_and_results(Durability::Strict, 64);
+}
+
+#[test]
+fn links_and_results_batched() {
+    links_and_results(Durability::Batched, 64);
+}
+
+#[test]
+fn links_and_results_async() {
+    links_and_results(Durability::Async, 64);
+}
+
+#[test]
+fn links_and_results_with_a_tiny_queue() {
+    // The writer ticks rather than waking per record: a queue smaller than what arrives
+    // within one tick must still drain (a full drain goes again at once).
+    links_and_results(Durability::Batched, 4);
+    links_and_results(Durability::Strict, 2);
+}
+
+#[test]
+fn links_queued_before_stop_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), Durability::Batched, 1 << 20);
+    opts.group_commit = Duration::from_millis(200);
+    let trail = start(opts, TrailMetrics::unregistered()).unwrap();
+    let h = trail.handle();
+    let rt = rt();
+    let links: Vec<Link> = rt.block_on(async {
+        let mut links = Vec::new();
+        for i in 0..20 {
+            links.push(h.submit(&anomaly(i)).await.unwrap());
+        }
+        links
+    });
+    trail.shutdown().unwrap();
+    let mut seqs = Vec::new();
+    for l in &links {
+        let seq = rt.block_on(l.durable()).unwrap();
+        assert_eq!(l.seq(), Some(seq));
+        seqs.push(seq);
+    }
+    seqs.windows(2).for_each(|w| assert_eq!(w[0] + 1, w[1]));
+    assert_eq!(
+        rt.block_on(h.submit(&anomaly(99))).unwrap_err(),
+        TrailUnavailable::STOPPED
+    );
+    let r = check(dir.path());
+    assert_eq!(r.brk, None, "{:?}", r.brk);
+}
+
+#[test]
+fn a_refused_statement_takes_its_result_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), Durability::Batched, 1 << 20);
+    let shared = Arc::new(Shared {
+        writable: AtomicBool::new(true),
+        latest_checkpoint: parking_lot::Mutex::new(None),
+        durability: opts.durability,
+        on_failure: OnFailure::Allow,
+        parameters: opts.parameters,
+        hash_key: HashKey::new([9; 32]),
+    });
+    let (durable_tx, durable_rx) = watch::channel(DurableState {
+        seq: 0,
+        failing: false,
+    });
+    let mut w = Writer::open(
+        opts,
+        Signer25519::from_seed(SEED),
+        TrailMetrics::unregistered(),
+        shared,
+        durable_tx,
+    )
+    .unwrap();
+    let link = |durable: &watch::Receiver<DurableState>| Link {
+        seq: Arc::new(AtomicU64::new(UNCHAINED)),
+        durable: durable.clone(),
+    };
+    // Accepted: the link gets the seq, and the result names it.
+    let ok = link(&durable_rx);
+    let before = w.next_seq;
+    w.accept(Request::Submit {
+        rec: Prepared::new(&statement(1, 1)).unwrap(),
+        seq: Arc::clone(&ok.seq),
+    });
+    assert_eq!(ok.seq(), Some(before));
+    w.accept(Request::Result {
+        result: Box::new(result(1, 1)),
+        statement: Arc::clone(&ok.seq),
+    });
+    assert_eq!(w.next_seq, before + 2);
+    let text = String::from_utf8(w.pending.clone()).unwrap();
+    assert!(
+        text.contains(&format!("\"statement_seq\":{before},")),
+        "{text}"
+    );
+    // Refused while failing: the link says so and the result is dropped.
+    w.retry_at = Some(Instant::now() + RETRY_EVERY);
+    let refused = link(&durable_rx);
+    w.accept(Request::Submit {
+        rec: Prepared::new(&statement(1, 2)).unwrap(),
+        seq: Arc::clone(&refused.seq),
+    });
+    assert_eq!(refused.seq(), None);
+    assert_eq!(refused.seq.load(Ordering::Acquire), REJECTED);
+    w.retry_at = None;
+    w.accept(Request::Result {
+        result: Box::new(result(1, 2)),
+        statement: Arc::clone(&refused.seq),
+    });
+    assert_eq!(w.next_seq, before + 2);
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(refused.durable()).unwrap_err(),
+        TrailUnavailable::FAILING
+    );
+    // Not yet durable in batched mode until written: the accepted link waits, then resolves.
+    w.write_out(true).unwrap();
+    assert_eq!(rt.block_on(ok.durable()).unwrap(), before);
+}
