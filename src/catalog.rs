@@ -55,6 +55,15 @@ impl fmt::Debug for CatalogOptions {
     }
 }
 
+/// Which digest a probe asks for.
+#[derive(Debug, Clone, Copy)]
+enum Probe {
+    /// `load::DIGEST_SQL`.
+    Whole,
+    /// `load::VIEWS_DIGEST_SQL`.
+    Views,
+}
+
 /// A password that never shows in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -84,7 +93,7 @@ pub struct Catalog {
     snapshots: RwLock<HashMap<String, Arc<Snapshot>>>,
     /// One kept connection per database for digest probes (a fresh login per probe would cost
     /// more than the probe).
-    probes: tokio::sync::Mutex<HashMap<String, tokio_postgres::Client>>,
+    probes: tokio::sync::Mutex<HashMap<String, Arc<tokio_postgres::Client>>>,
 }
 
 // === impl Catalog ===
@@ -147,33 +156,57 @@ impl Catalog {
     /// Whether the catalog of `snapshot.database` changed since `snapshot` was loaded (one
     /// small query on a kept connection). Errors count as changed.
     pub async fn changed_since(&self, snapshot: &Snapshot) -> bool {
-        let db = &snapshot.database;
-        let mut probes = self.probes.lock().await;
+        self.probe(&snapshot.database, Probe::Whole)
+            .await
+            .is_none_or(|d| d != snapshot.digest)
+    }
+
+    /// Whether any view definition of `snapshot.database` changed since `snapshot` was loaded
+    /// (a cheaper probe than [`Catalog::changed_since`]). Errors count as changed.
+    pub async fn views_changed_since(&self, snapshot: &Snapshot) -> bool {
+        self.probe(&snapshot.database, Probe::Views)
+            .await
+            .is_none_or(|d| d != snapshot.views_digest)
+    }
+
+    /// Asks a digest on the database's kept connection (reconnecting once); None on failure.
+    /// The lock covers only finding the connection, so sessions' probes run side by side.
+    async fn probe(&self, db: &str, which: Probe) -> Option<String> {
         for attempt in 0..2 {
-            if probes.get(db).is_none_or(|c| c.is_closed()) {
-                match load::connect(&self.opts, &self.upstream, db).await {
-                    Ok(c) => {
-                        probes.insert(db.clone(), c);
-                    }
-                    Err(e) => {
-                        tracing::warn!(database = %db, error = %e, "catalog probe cannot connect");
-                        return true;
-                    }
+            let client = {
+                let mut probes = self.probes.lock().await;
+                match probes.get(db).filter(|c| !c.is_closed()) {
+                    Some(c) => Arc::clone(c),
+                    None => match load::connect(&self.opts, &self.upstream, db).await {
+                        Ok(c) => {
+                            let c = Arc::new(c);
+                            probes.insert(db.to_owned(), Arc::clone(&c));
+                            c
+                        }
+                        Err(e) => {
+                            tracing::warn!(database = %db, error = %e, "catalog probe cannot connect");
+                            return None;
+                        }
+                    },
                 }
-            }
-            let Some(client) = probes.get(db) else {
-                return true;
             };
-            match load::digest(client, db).await {
-                Ok(d) => return d != snapshot.digest,
+            let answer = match which {
+                Probe::Whole => load::digest(&client, db).await,
+                Probe::Views => load::views_digest(&client, db).await,
+            };
+            match answer {
+                Ok(d) => return Some(d),
                 Err(e) if attempt == 0 => {
                     tracing::debug!(database = %db, error = %e, "catalog probe failed; reconnecting");
-                    probes.remove(db);
+                    let mut probes = self.probes.lock().await;
+                    if probes.get(db).is_some_and(|c| Arc::ptr_eq(c, &client)) {
+                        probes.remove(db);
+                    }
                 }
-                Err(_) => return true,
+                Err(_) => return None,
             }
         }
-        true
+        None
     }
 
     pub fn options(&self) -> &CatalogOptions {

@@ -101,6 +101,13 @@ pub const DIGEST_SQL: &str = "SELECT concat_ws('/', \
     (SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.pg_attribute), \
     (SELECT count(*) || ':' || coalesce(max(xmin::text::bigint), 0) FROM pg_catalog.pg_auth_members))";
 
+/// A digest of view definitions alone: every rewrite rule's OID and row version, so a view
+/// replaced, dropped or created changes it (`CREATE OR REPLACE VIEW` writes a new row version).
+/// Cheap enough (one small catalog, no joins) to ask before each statement that reads a view.
+pub const VIEWS_DIGEST_SQL: &str =
+    "SELECT md5(coalesce(string_agg(oid::text || ':' || xmin::text, ',' \
+    ORDER BY oid), '')) FROM pg_catalog.pg_rewrite";
+
 /// Connects as the catalog login (the connection task runs until the client is dropped).
 pub async fn connect(
     opts: &CatalogOptions,
@@ -131,8 +138,25 @@ pub async fn connect(
 
 /// The current catalog digest (see [`DIGEST_SQL`]).
 pub async fn digest(client: &tokio_postgres::Client, database: &str) -> Result<String, Error> {
+    probe(client, database, DIGEST_SQL).await
+}
+
+/// The current digest of view definitions (see [`VIEWS_DIGEST_SQL`]).
+pub async fn views_digest(
+    client: &tokio_postgres::Client,
+    database: &str,
+) -> Result<String, Error> {
+    probe(client, database, VIEWS_DIGEST_SQL).await
+}
+
+/// Runs one of the digest queries (one row, one text column).
+async fn probe(
+    client: &tokio_postgres::Client,
+    database: &str,
+    sql: &str,
+) -> Result<String, Error> {
     let row = client
-        .query_one(DIGEST_SQL, &[])
+        .query_one(sql, &[])
         .await
         .map_err(|e| Error::query("digest", database, e))?;
     row.try_get::<_, String>(0)
@@ -145,6 +169,7 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
         .await
         .map_err(|e| Error::query("search_path", database, e))?;
     let digest = digest(client, database).await?;
+    let views_digest = views_digest(client, database).await?;
     let rel_rows = client
         .query(RELATIONS_SQL, &[])
         .await
@@ -243,6 +268,7 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
     let mut snapshot = Snapshot::new(database, relations.into_values().collect(), roles, members)
         .with_functions(functions);
     snapshot.digest = digest;
+    snapshot.views_digest = views_digest;
     Ok(snapshot)
 }
 

@@ -146,6 +146,9 @@ pub struct Snapshot {
     /// What `load::DIGEST_SQL` answered just before the load (empty for snapshots built by
     /// hand): a different answer later means the catalog changed.
     pub digest: String,
+    /// What `load::VIEWS_DIGEST_SQL` answered just before the load (empty when built by hand):
+    /// the cheaper probe restricted sessions make before each statement that reads a view.
+    pub views_digest: String,
     relations: HashMap<TableOid, Relation>,
     by_name: HashMap<(String, String), TableOid>,
     /// Role name -> every role it is a member of, directly or through other roles (itself
@@ -204,6 +207,7 @@ impl Snapshot {
             database: database.into(),
             loaded_at: Instant::now(),
             digest: String::new(),
+            views_digest: String::new(),
             relations: rels,
             by_name,
             member_of,

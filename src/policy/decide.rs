@@ -66,6 +66,9 @@ pub const RULE_WHOLE_ROW: &str = "whole_row";
 pub const RULE_CODE_DEFINITION: &str = "code_definition";
 /// `COPY` to or from a file on the database server or a program it runs.
 pub const RULE_SERVER_FILE: &str = "server_file";
+/// A statement reading a view after a view was redefined on the database and the catalog
+/// could not be reloaded to learn how (trailmask no longer knows what the view exposes).
+pub const RULE_STALE_CATALOG: &str = "stale_catalog";
 
 /// Every rule name, so metrics can pre-create `denied_total{role,rule}` series.
 pub const RULES: &[&str] = &[
@@ -84,6 +87,7 @@ pub const RULES: &[&str] = &[
     RULE_WHOLE_ROW,
     RULE_CODE_DEFINITION,
     RULE_SERVER_FILE,
+    RULE_STALE_CATALOG,
 ];
 
 /// Built-in functions refused by exact name: they run SQL given as text (`ts_stat`,

@@ -52,6 +52,17 @@ pub struct Decided {
     pub fingerprint: String,
 }
 
+/// What [`Inspector::check_views`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewCheck {
+    /// The session's view definitions are current (or the statements read no view).
+    Fresh,
+    /// A view changed; the snapshot was reloaded: decide the statements again.
+    Reloaded,
+    /// A view changed and the catalog could not be reloaded: refuse (fail closed).
+    Stale,
+}
+
 /// One session's side of the policy.
 pub struct Inspector {
     guard: Arc<Guard>,
@@ -248,6 +259,43 @@ impl Inspector {
             Ok(s) => self.install(s),
             Err(e) => {
                 tracing::warn!(database = %self.database, error = %e, "catalog refresh after DDL failed")
+            }
+        }
+    }
+
+    /// Before a restricted session runs statements that read a view: checks that no view was
+    /// redefined behind trailmask's back (a migration run directly on the database) since the
+    /// session's snapshot, reloading the snapshot when one was. Unrestricted sessions and
+    /// statements that read no view skip the probe (one small query on a kept connection).
+    pub async fn check_views<'a>(
+        &mut self,
+        decided: impl IntoIterator<Item = &'a Decided>,
+    ) -> ViewCheck {
+        if !self.restricted {
+            return ViewCheck::Fresh;
+        }
+        let snapshot = Arc::clone(&self.snapshot);
+        let reads_view = decided.into_iter().any(|d| {
+            d.resolved
+                .tables_read
+                .iter()
+                .any(|t| snapshot.relation(t.oid).is_some_and(|r| r.kind.is_view()))
+        });
+        let guard = Arc::clone(&self.guard);
+        let Some(catalog) = &guard.catalog else {
+            return ViewCheck::Fresh;
+        };
+        if !reads_view || !catalog.views_changed_since(&snapshot).await {
+            return ViewCheck::Fresh;
+        }
+        match catalog.refresh(&self.database).await {
+            Ok(s) => {
+                self.install(s);
+                ViewCheck::Reloaded
+            }
+            Err(e) => {
+                tracing::warn!(database = %self.database, error = %e, "a view changed and the catalog cannot be reloaded; refusing statements that read views for restricted logins");
+                ViewCheck::Stale
             }
         }
     }

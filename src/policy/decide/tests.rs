@@ -812,7 +812,7 @@ fn rules_lists_every_rule_once() {
     r.sort_unstable();
     r.dedup();
     assert_eq!(r.len(), RULES.len());
-    assert_eq!(RULES.len(), 15);
+    assert_eq!(RULES.len(), 16);
 }
 
 // === touches_personal and field_action ===

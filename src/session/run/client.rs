@@ -16,7 +16,7 @@ use crate::protocol::encode;
 use crate::protocol::frame::HEADER_LEN;
 use crate::protocol::frontend;
 use crate::protocol::sqlstate::{self, SqlState};
-use crate::session::guard::Decided;
+use crate::session::guard::{Decided, ViewCheck};
 use crate::session::splice::Splice;
 use crate::trail::record::Body;
 use crate::trail::writer::{Durability, OnFailure, TrailUnavailable};
@@ -76,6 +76,10 @@ pub struct PortalInfo {
 fn bad(what: &str) -> String {
     format!("malformed {what} message")
 }
+
+/// The message a restricted login gets for a statement reading a view while trailmask cannot
+/// learn the view's new definition.
+const STALE_VIEWS_MESSAGE: &str = "trailmask refused this statement: rule stale_catalog — a view was redefined on the database and trailmask cannot reload its catalog to see what the view now shows; try again shortly or tell the operator to check the [catalog] login";
 
 /// The message a client gets when the trail cannot be written.
 fn trail_down_message(e: TrailUnavailable) -> String {
@@ -263,7 +267,24 @@ impl Relay {
             Err(_) => String::from_utf8_lossy(sql),
         };
         let text = text.into_owned();
-        let pieces = self.insp.query(&text);
+        let mut pieces = self.insp.query(&text);
+        match self
+            .insp
+            .check_views(pieces.iter().map(|(_, d, _)| d.as_ref()))
+            .await
+        {
+            ViewCheck::Fresh => {}
+            ViewCheck::Reloaded => pieces = self.insp.query(&text),
+            ViewCheck::Stale => {
+                self.count_stale_views();
+                return Ok(self.refuse_query(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    STALE_VIEWS_MESSAGE.to_owned(),
+                    Vec::new(),
+                    false,
+                ));
+            }
+        }
         let refusal = pieces.iter().find_map(|(_, d, _)| match &d.verdict {
             Verdict::Deny(r) => Some(r),
             Verdict::Allow { .. } => None,
@@ -355,6 +376,14 @@ impl Relay {
         Action::Replace(buf)
     }
 
+    fn count_stale_views(&self) {
+        self.insp.guard().metrics.refused(
+            &self.insp.role,
+            crate::metrics::policy::Op::Other,
+            crate::policy::decide::RULE_STALE_CATALOG,
+        );
+    }
+
     /// Queues a record on the trail (if there is one). Under `on_failure = "allow"` a trail
     /// that cannot take it does not stop the statement (the writer counts the failure).
     async fn submit(&self, body: &Body) -> Result<Record, TrailUnavailable> {
@@ -422,7 +451,19 @@ impl Relay {
             }
             Err(_) => String::from_utf8_lossy(&sql).into_owned(),
         };
-        let (_, d) = self.insp.parse(&text);
+        let (_, mut d) = self.insp.parse(&text);
+        match self.insp.check_views([d.as_ref()]).await {
+            ViewCheck::Fresh => {}
+            ViewCheck::Reloaded => d = self.insp.parse(&text).1,
+            ViewCheck::Stale => {
+                self.count_stale_views();
+                return Ok(self.refuse_extended(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    STALE_VIEWS_MESSAGE.to_owned(),
+                    Vec::new(),
+                ));
+            }
+        }
         if let Verdict::Deny(r) = &d.verdict {
             self.insp.count(&d);
             self.statements += 1;
@@ -524,8 +565,47 @@ impl Relay {
             self.tracker.on_execute(portal);
             return Ok(Action::Forward);
         }
+        let mut decided = self.portals.get(&portal).and_then(|p| p.decided.clone());
+        if let Some(d) = &decided {
+            // A statement prepared before a view was redefined is decided again.
+            match self.insp.check_views([d.as_ref()]).await {
+                ViewCheck::Fresh => {}
+                ViewCheck::Reloaded => {
+                    let raw = self
+                        .portals
+                        .get(&portal)
+                        .map(|p| p.raw.clone())
+                        .unwrap_or_default();
+                    let (_, again) = self.insp.parse(&raw);
+                    if let Verdict::Deny(r) = &again.verdict {
+                        self.insp.count(&again);
+                        self.statements += 1;
+                        let body = self.insp.statement_record(&again, &raw, Vec::new(), None);
+                        let rec = self.submit(&body).await.unwrap_or(Record::None);
+                        let message = r.message.clone();
+                        let stmts = vec![Stmt::new(Some(again), rec)];
+                        return Ok(self.refuse_extended(
+                            sqlstate::INSUFFICIENT_PRIVILEGE,
+                            message,
+                            stmts,
+                        ));
+                    }
+                    if let Some(p) = self.portals.get_mut(&portal) {
+                        p.decided = Some(Arc::clone(&again));
+                    }
+                    decided = Some(again);
+                }
+                ViewCheck::Stale => {
+                    self.count_stale_views();
+                    return Ok(self.refuse_extended(
+                        sqlstate::INSUFFICIENT_PRIVILEGE,
+                        STALE_VIEWS_MESSAGE.to_owned(),
+                        Vec::new(),
+                    ));
+                }
+            }
+        }
         let info = self.portals.get(&portal);
-        let decided = info.and_then(|p| p.decided.clone());
         let formats = info.map(|p| p.formats.clone()).unwrap_or_default();
         let statement_rd = info.and_then(|p| p.statement_rd.clone());
         let mut stmts = Vec::with_capacity(1);
