@@ -41,6 +41,11 @@ pub struct CatalogOptions {
     pub database: Option<String>,
     /// Time between scheduled refreshes (at least one second).
     pub refresh: Duration,
+    /// How the proxy reaches the database (`[upstream]`): when its `tls.mode` is not `disable`,
+    /// the catalog login opens its connection the same way (TLS, certificate check, connect
+    /// timeout), so a database that accepts only TLS connections serves the catalog too.
+    /// `None`: plain TCP to the address given to the loader.
+    pub upstream: Option<crate::upstream::UpstreamOptions>,
 }
 
 impl fmt::Debug for CatalogOptions {
@@ -51,6 +56,7 @@ impl fmt::Debug for CatalogOptions {
             .field("password_env", &self.password_env)
             .field("database", &self.database)
             .field("refresh", &self.refresh)
+            .field("upstream", &self.upstream)
             .finish()
     }
 }

@@ -149,6 +149,7 @@ fn opts() -> CatalogOptions {
         password_env: "UNUSED".into(),
         database: None,
         refresh: Duration::from_secs(60),
+        upstream: None,
     }
 }
 

@@ -524,3 +524,48 @@ async fn masks_never_return_their_input() -> TestResult {
     );
     Ok(())
 }
+
+/// A database that accepts TLS connections only: trailmask's catalog login reaches it the way
+/// sessions do (`[upstream] tls`), so masked roles get masked values rather than refusals, and
+/// clear roles their clear values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_only_database_serves_every_role() -> TestResult {
+    let hotel = Hotel::start_tls_only().await?;
+    if !hotel.proxied() {
+        // The raw frontend speaks no TLS; this case is about the proxy's upstream leg.
+        return Ok(());
+    }
+    let sql = "SELECT id, phone, email FROM guests WHERE id = 1";
+    let got = simple(&mut hotel.raw("marketing").await?, sql).await?;
+    assert!(
+        errors(&got).is_empty(),
+        "marketing: {}\nproxy log: {}",
+        describe_errors(&got),
+        hotel.proxy_log()
+    );
+    assert!(
+        leaks_in(&got, &needles("marketing")).is_empty(),
+        "marketing saw clear values"
+    );
+    assert_eq!(
+        text_rows(&got)?,
+        vec![vec![
+            Some("1".to_owned()),
+            Some("0987-***-321".to_owned()),
+            Some("meiyu.lin@example.com".to_owned()),
+        ]],
+        "marketing: the phone masked, the email (clear for marketing) as stored"
+    );
+    let got = simple(&mut hotel.raw("front_desk").await?, sql).await?;
+    assert!(
+        errors(&got).is_empty(),
+        "front_desk: {}",
+        describe_errors(&got)
+    );
+    assert_eq!(
+        text_rows(&got)?.first().and_then(|r| r.get(1).cloned()),
+        Some(Some("0987654321".to_owned())),
+        "front_desk sees the phone in clear"
+    );
+    Ok(())
+}

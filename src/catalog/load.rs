@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
+use tokio_postgres::config::SslMode;
 use tokio_postgres::NoTls;
 
 use super::error::Error;
 use super::snapshot::{AttNum, Column, RelKind, Relation, RoleOid, Snapshot, TableOid, TypeOid};
 use super::CatalogOptions;
+use crate::upstream::tls::UpstreamTls;
 
 /// How long to wait for the catalog connection: as long as a client would wait for the
 /// database, no more (the proxy's `upstream.connect_timeout_ms` default).
@@ -63,31 +65,9 @@ pub async fn load(
     host_port: &str,
     database: &str,
 ) -> Result<Snapshot, Error> {
-    let (host, port) =
-        split_host_port(host_port).ok_or_else(|| Error::Address(host_port.to_owned()))?;
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host(&host)
-        .port(port)
-        .user(&opts.user)
-        .dbname(database)
-        .application_name("trailmask-catalog")
-        .connect_timeout(CONNECT_TIMEOUT);
-    if !opts.password.expose().is_empty() {
-        cfg.password(opts.password.expose());
-    }
-    let (client, connection) = cfg.connect(NoTls).await.map_err(|source| Error::Connect {
-        addr: host_port.to_owned(),
-        database: database.to_owned(),
-        user: opts.user.clone(),
-        source,
-    })?;
-    // The connection future drives the socket; it is owned here and ends when `client` drops.
-    let conn_task = tokio::spawn(connection);
-    let result = read(&client, database).await;
-    drop(client);
-    // Its own error (if any) is the one `read` already saw.
-    let _ = conn_task.await;
-    result
+    let client = connect(opts, host_port, database).await?;
+    // Dropping the client ends its connection task.
+    read(&client, database).await
 }
 
 /// A cheap fingerprint of the catalog rows a snapshot depends on (functions outside pg_catalog,
@@ -126,14 +106,38 @@ pub async fn connect(
     if !opts.password.expose().is_empty() {
         cfg.password(opts.password.expose());
     }
-    let (client, connection) = cfg.connect(NoTls).await.map_err(|source| Error::Connect {
+    let connect_err = |source| Error::Connect {
         addr: host_port.to_owned(),
         database: database.to_owned(),
         user: opts.user.clone(),
         source,
-    })?;
-    tokio::spawn(connection);
-    Ok(client)
+    };
+    match opts
+        .upstream
+        .as_ref()
+        .filter(|u| !matches!(u.tls, UpstreamTls::Disable))
+    {
+        // The session's own way to the database (TLS per `[upstream].tls`), then the startup
+        // over that channel; tokio-postgres is told not to negotiate TLS a second time.
+        Some(up) => {
+            let stream = crate::upstream::connect(up)
+                .await
+                .map_err(|source| Error::Channel {
+                    database: database.to_owned(),
+                    user: opts.user.clone(),
+                    source,
+                })?;
+            cfg.ssl_mode(SslMode::Disable);
+            let (client, connection) = cfg.connect_raw(stream, NoTls).await.map_err(connect_err)?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+        None => {
+            let (client, connection) = cfg.connect(NoTls).await.map_err(connect_err)?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+    }
 }
 
 /// The current catalog digest (see [`DIGEST_SQL`]).

@@ -122,9 +122,11 @@ pub async fn serve(
             k
         }
     };
-    let catalog = config
-        .catalog
-        .map(|c| Catalog::new(c, config.upstream.address.clone()));
+    let upstream = config.upstream.clone();
+    let catalog = config.catalog.map(|mut c| {
+        c.upstream = Some(upstream);
+        Catalog::new(c, config.upstream.address.clone())
+    });
     if let Some(c) = &catalog {
         check_references(c, &policy).await?;
     }

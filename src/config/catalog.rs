@@ -55,6 +55,8 @@ fn validate_with(
         return None;
     }
     Some(CatalogOptions {
+        // Filled in from `[upstream]` by the proxy, which validates that section.
+        upstream: None,
         user: raw.user,
         password,
         password_env: raw.password_env,

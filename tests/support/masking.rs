@@ -490,21 +490,35 @@ pub struct Hotel {
 impl Hotel {
     /// Cluster, data, logins, and the target chosen by `TRAILMASK_TEST_TARGET`.
     pub async fn start() -> TestResult<Hotel> {
+        Hotel::start_on(Link::Plain).await
+    }
+
+    /// As [`Hotel::start`], with a database that accepts TLS connections only and the proxy's
+    /// upstream leg (sessions and catalog login alike) under `tls.mode = "require"`.
+    pub async fn start_tls_only() -> TestResult<Hotel> {
+        Hotel::start_on(Link::TlsOnly).await
+    }
+
+    async fn start_on(link: Link) -> TestResult<Hotel> {
         let kind = TargetKind::from_env()?;
         if kind == TargetKind::Pgbouncer {
             return Err("the masking tests need the proxy (or `direct` to see them fail)".into());
         }
-        let mut hotel = Hotel::database_only().await?;
+        let mut hotel = Hotel::database_on(link).await?;
         if kind == TargetKind::Proxy {
-            hotel.spawn_proxy().await?;
+            hotel.spawn_proxy(link).await?;
         }
         Ok(hotel)
     }
 
     /// Cluster, data and logins, no proxy: clients reach PostgreSQL directly.
     pub async fn database_only() -> TestResult<Hotel> {
+        Hotel::database_on(Link::Plain).await
+    }
+
+    async fn database_on(link: Link) -> TestResult<Hotel> {
         let (cluster, passwords, export_file) =
-            tokio::task::spawn_blocking(build_database).await??;
+            tokio::task::spawn_blocking(move || build_database(link)).await??;
         Ok(Hotel {
             proxy: None,
             port: cluster.port(),
@@ -515,7 +529,7 @@ impl Hotel {
         })
     }
 
-    async fn spawn_proxy(&mut self) -> TestResult<()> {
+    async fn spawn_proxy(&mut self, link: Link) -> TestResult<()> {
         let dir = cluster::make_temp_dir("trailmask-masking")?;
         let keys = dir.join("keys");
         let status = Command::new(env!("CARGO_BIN_EXE_trailmask"))
@@ -532,7 +546,19 @@ impl Hotel {
         std::fs::create_dir_all(&trail)?;
         let port = cluster::free_port()?;
         let metrics = cluster::free_port()?;
+        let plain_upstream = "address = \"@UPSTREAM_ADDRESS@\"\ntls = { mode = \"disable\" }";
+        if !CONFIG_TEMPLATE.contains(plain_upstream) {
+            return Err("demo.toml no longer has the [upstream] lines to fill in".into());
+        }
+        let upstream_tls = match link {
+            Link::Plain => "disable",
+            Link::TlsOnly => "require",
+        };
         let config = CONFIG_TEMPLATE
+            .replace(
+                plain_upstream,
+                &format!("address = \"@UPSTREAM_ADDRESS@\"\ntls = {{ mode = \"{upstream_tls}\" }}"),
+            )
             .replace("@LISTEN_ADDRESS@", &format!("127.0.0.1:{port}"))
             .replace("@UPSTREAM_ADDRESS@", &self.cluster.address())
             .replace("@METRICS_ADDRESS@", &format!("127.0.0.1:{metrics}"))
@@ -717,9 +743,24 @@ impl Drop for Hotel {
 type Built = (Cluster, BTreeMap<&'static str, String>, PathBuf);
 
 /// initdb, schema, known data, logins, grants; blocking.
-fn build_database() -> TestResult<Built> {
+/// How clients other than local superuser tools may reach the hotel database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Plain,
+    /// `ssl = on` and plaintext TCP connections rejected.
+    TlsOnly,
+}
+
+fn build_database(link: Link) -> TestResult<Built> {
+    let tls_only = link == Link::TlsOnly;
     let mut cluster = Cluster::start(Options {
         settings: vec!["shared_preload_libraries = 'pg_stat_statements'".to_owned()],
+        ssl: tls_only,
+        hba: if tls_only {
+            vec!["hostnossl all all 127.0.0.1/32 reject".to_owned()]
+        } else {
+            Vec::new()
+        },
         ..Options::default()
     })?;
     cluster.create_database(DATABASE)?;
