@@ -1642,3 +1642,54 @@ async fn shadowed_builtins_follow_every_way_to_set_search_path() -> TestResult {
     );
     Ok(())
 }
+
+/// A personal table's rows may also live in its partitions or inheritance children, which a
+/// login can name directly: to the policy their columns are the parent's columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_table_of_a_personal_table_is_masked_as_its_parent() -> TestResult {
+    let hotel = Hotel::start().await?;
+    let superuser = hotel.superuser().await?;
+    superuser
+        .batch_execute(
+            "CREATE TABLE guests_archive () INHERITS (guests); \
+             INSERT INTO guests_archive SELECT * FROM ONLY guests WHERE id = 1; \
+             GRANT SELECT ON guests_archive TO marketing",
+        )
+        .await?;
+    let marketing = needles("marketing");
+    let sql = "SELECT id, name, phone, national_id FROM guests_archive";
+    let direct = simple(&mut hotel.raw_direct("marketing").await?, sql).await?;
+    assert!(
+        !leaks_in(&direct, &marketing).is_empty(),
+        "the child table does not hold guest 1's values"
+    );
+    let mut conn = hotel.raw("marketing").await?;
+    let mut failures = Vec::new();
+    for (name, got) in [
+        ("text", simple(&mut conn, sql).await?),
+        ("binary", extended_binary(&mut conn, sql).await?),
+        (
+            "star",
+            simple(&mut conn, "SELECT * FROM guests_archive").await?,
+        ),
+    ] {
+        let leaks = leaks_in(&got, &marketing);
+        if !leaks.is_empty() {
+            failures.push(format!("{name}: leaked {leaks:?}"));
+        } else if text_rows(&got).map(|r| r.len()).unwrap_or(0) != 1 {
+            failures.push(format!(
+                "{name}: expected guest 1, masked; got {}",
+                describe_errors(&got)
+            ));
+        }
+    }
+    let got = simple(&mut conn, "SELECT upper(phone) FROM guests_archive").await?;
+    if !describe_errors(&got).contains("masked_expression") {
+        failures.push(format!(
+            "upper(phone) of the child was not refused: {}",
+            describe_errors(&got)
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(())
+}

@@ -32,6 +32,10 @@ const COLUMNS_SQL: &str = "SELECT a.attrelid, a.attnum, a.attname::text, a.attty
      AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast%' \
      ORDER BY a.attrelid, a.attnum";
 
+/// Partitions and inheritance children with their first parent.
+const INHERITS_SQL: &str = "SELECT DISTINCT ON (inhrelid) inhrelid, inhparent FROM pg_inherits \
+     ORDER BY inhrelid, inhseqno";
+
 const ROLES_SQL: &str = "SELECT oid, rolname::text FROM pg_roles";
 
 /// Every function's schema and name (functions, aggregates, window functions, procedures):
@@ -190,6 +194,10 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
         .query(MEMBERS_SQL, &[])
         .await
         .map_err(|e| Error::query("pg_auth_members", database, e))?;
+    let inherit_rows = client
+        .query(INHERITS_SQL, &[])
+        .await
+        .map_err(|e| Error::query("pg_inherits", database, e))?;
     let fn_rows = client
         .query(FUNCTIONS_SQL, &[])
         .await
@@ -217,6 +225,7 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
                 columns: Vec::new(),
                 system_columns: Vec::new(),
                 view_definition: def,
+                root: None,
             },
         );
     }
@@ -270,7 +279,13 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
         })
         .collect();
     let mut snapshot = Snapshot::new(database, relations.into_values().collect(), roles, members)
-        .with_functions(functions);
+        .with_functions(functions)
+        .with_parents(inherit_rows.iter().filter_map(|r| {
+            Some((
+                TableOid(r.try_get::<_, u32>(0).ok()?),
+                TableOid(r.try_get::<_, u32>(1).ok()?),
+            ))
+        }));
     snapshot.digest = digest;
     snapshot.views_digest = views_digest;
     Ok(snapshot)

@@ -187,22 +187,35 @@ pub(crate) fn compute_view_lineage(
     r.out.outputs.into_iter().map(|o| o.lineage).collect()
 }
 
+/// A column as the policy knows it: a partition's or inheritance child's column under its
+/// root table's name (the policy declares the root), with the child's own OID and attnum (what
+/// RowDescription reports).
 pub(crate) fn column_ref(rel: &Relation, col: &Column) -> ColumnRef {
+    let (schema, table_name) = policy_name(rel);
     ColumnRef {
         table: rel.oid,
         attnum: col.attnum,
-        schema: rel.schema.clone(),
-        table_name: rel.name.clone(),
+        schema: schema.to_owned(),
+        table_name: table_name.to_owned(),
         column: col.name.clone(),
         type_oid: col.type_oid,
     }
 }
 
 fn table_ref(rel: &Relation) -> TableRef {
+    let (schema, name) = policy_name(rel);
     TableRef {
         oid: rel.oid,
-        schema: rel.schema.clone(),
-        name: rel.name.clone(),
+        schema: schema.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+/// The (schema, table) the policy knows `rel` by: its root for a partition or child.
+fn policy_name(rel: &Relation) -> (&str, &str) {
+    match &rel.root {
+        Some((schema, name)) => (schema, name),
+        None => (&rel.schema, &rel.name),
     }
 }
 

@@ -119,6 +119,10 @@ pub struct Relation {
     pub system_columns: Vec<Column>,
     /// `pg_get_viewdef` for views and materialized views.
     pub view_definition: Option<String>,
+    /// For a partition or an inheritance child: the (schema, name) of its topmost ancestor
+    /// (first parent at each step, see [`Snapshot::with_parents`]). Its rows are the
+    /// ancestor's rows, so the policy treats its columns as the ancestor's.
+    pub root: Option<(String, String)>,
 }
 
 impl Relation {
@@ -227,6 +231,34 @@ impl Snapshot {
         }
         snap.view_lineage = lineage;
         snap
+    }
+
+    /// Records partitions and inheritance children: `(child, parent)` pairs from pg_inherits,
+    /// first parent (lowest `inhseqno`) only. Each child's [`Relation::root`] becomes its
+    /// topmost ancestor; cycles (impossible in PostgreSQL) stop the walk.
+    pub fn with_parents(mut self, parents: impl IntoIterator<Item = (TableOid, TableOid)>) -> Self {
+        let parent: HashMap<TableOid, TableOid> = parents.into_iter().collect();
+        let mut roots = Vec::new();
+        for &child in parent.keys() {
+            let mut top = child;
+            let mut steps = 0;
+            while let Some(&p) = parent.get(&top) {
+                top = p;
+                steps += 1;
+                if steps > parent.len() {
+                    break;
+                }
+            }
+            if let Some(r) = self.relations.get(&top) {
+                roots.push((child, (r.schema.clone(), r.name.clone())));
+            }
+        }
+        for (child, root) in roots {
+            if let Some(rel) = self.relations.get_mut(&child) {
+                rel.root = Some(root);
+            }
+        }
+        self
     }
 
     /// Adds the functions (schema, name) found in pg_proc.

@@ -249,6 +249,12 @@ async fn check_references(catalog: &Catalog, policy: &Policy) -> Result<()> {
             ));
             continue;
         };
+        if let Some((schema, name)) = &rel.root {
+            problems.push(format!(
+                "[personal_data.\"{table}\"] names a partition (or inheritance child) of {schema}.{name}; declare {schema}.{name} instead: its partitions follow it"
+            ));
+            continue;
+        }
         for column in t.columns.keys().chain(t.subject_key.iter()) {
             if rel.column(column).is_none() {
                 problems.push(format!(

@@ -32,6 +32,7 @@ fn rel(
             type_oid: TypeOid(27),
         }],
         view_definition: def.map(Into::into),
+        root: None,
     }
 }
 
@@ -294,4 +295,53 @@ fn membership_is_transitive() {
     assert!(snap.is_member("alice", "front_desk"));
     assert!(!snap.is_member("front_desk", "alice"));
     assert_eq!(snap.member_of("alice").len(), 2);
+}
+
+#[test]
+fn partitions_and_children_resolve_under_their_root() {
+    let cols = &["id", "phone"];
+    let snap = Snapshot::new(
+        "hotel",
+        vec![
+            rel(
+                100,
+                "public",
+                "guests",
+                RelKind::PartitionedTable,
+                cols,
+                None,
+            ),
+            rel(
+                101,
+                "public",
+                "guests_2025",
+                RelKind::PartitionedTable,
+                cols,
+                None,
+            ),
+            rel(102, "archive", "guests_2025_q1", RelKind::Table, cols, None),
+        ],
+        Vec::new(),
+        Vec::new(),
+    )
+    .with_parents([
+        (TableOid(102), TableOid(101)),
+        (TableOid(101), TableOid(100)),
+    ]);
+    let a = analyze_one("SELECT phone FROM archive.guests_2025_q1");
+    let r = resolve(&a, &snap, &["public".to_owned()]);
+    let c = &r.uses.first().expect("one use").column;
+    assert_eq!(c.qualified(), "public.guests.phone");
+    // RowDescription reports the leaf's OID: that is what the column keeps.
+    assert_eq!(c.table, TableOid(102));
+    assert_eq!(
+        r.tables_read
+            .iter()
+            .map(TableRef::qualified)
+            .collect::<Vec<_>>(),
+        vec!["public.guests"]
+    );
+    let a = analyze_one("SELECT phone FROM guests");
+    let r = resolve(&a, &snap, &["public".to_owned()]);
+    assert_eq!(r.uses.first().map(|u| u.column.table), Some(TableOid(100)));
 }

@@ -40,6 +40,7 @@ fn rel(
             type_oid: TypeOid(27),
         }],
         view_definition: def.map(Into::into),
+        root: None,
     }
 }
 
