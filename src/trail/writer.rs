@@ -7,7 +7,8 @@
 //!   records are written at once and fsynced every `group_commit`; `async` — written at once,
 //!   the OS decides (fsync only when a segment is sealed).
 //! * Segments rotate by size and age; a rotated segment is sealed with a signed checkpoint,
-//!   fsynced and (optionally) compressed. Periodic checkpoints every N records or N seconds.
+//!   fsynced and (optionally) compressed on a thread of its own ([`compressor`]), so the
+//!   writer goes on chaining meanwhile. Periodic checkpoints every N records or N seconds.
 //!   A clean stop seals with `"stop":true`.
 //! * Crash recovery on start truncates a torn tail, appends a `recovery` checkpoint and
 //!   continues in a new segment; retention prunes old segments behind a `prune` record.
@@ -26,6 +27,7 @@
 //! The writer thread waits with a small current-thread tokio runtime (only for the queue and its
 //! timer); all file I/O is plain blocking `std::fs` on that thread.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
@@ -45,6 +47,7 @@ use super::record::{
 use super::segment;
 use crate::error::{Error, Kind, Source};
 use crate::metrics::trail::TrailMetrics;
+use compressor::Compressor;
 
 /// Records queued between sessions and the writer. The writer drains the queue once per tick
 /// (`group_commit`, 2 ms by default) under `batched`/`async`, so the queue holds a whole tick:
@@ -607,6 +610,19 @@ struct Writer {
     sealed: bool,
     /// The last drain found the queue at least half full: drain again without waiting.
     backlog: bool,
+    /// Compresses sealed segments on its own thread (`compress_sealed`).
+    compressor: Option<Compressor>,
+    /// The last record of each sealed segment still on disk, by the name it was opened as,
+    /// so pruning need not read (and decompress) a segment to learn it.
+    sealed_tails: HashMap<String, Tail>,
+}
+
+/// The last record of a sealed segment, as pruning needs it.
+#[derive(Debug, Clone)]
+struct Tail {
+    seq: u64,
+    hash: Digest,
+    ts: String,
 }
 
 impl Writer {
@@ -662,8 +678,13 @@ impl Writer {
             rotate_due: false,
             sealed: false,
             backlog: false,
+            compressor: None,
+            sealed_tails: HashMap::new(),
             opts,
         };
+        if w.opts.compress_sealed {
+            w.compressor = Compressor::start(&w.chain_dir, w.opts.chain.as_str());
+        }
         *w.shared.latest_checkpoint.lock() = recovered.latest_checkpoint;
         w.durable_tx.send_replace(DurableState {
             seq: w.pending_seq,
@@ -687,9 +708,7 @@ impl Writer {
                 // Recovery may have removed an empty newest segment whose name the new segment
                 // now reuses: that file is live, not sealed, and must never be compressed away.
                 if seg.name != w.cur.name && !seg.compressed && plain.exists() {
-                    if let Err(e) = segment::compress(&w.chain_dir, &seg.name) {
-                        tracing::warn!(segment = %seg.name, error = %e, "cannot compress sealed segment");
-                    }
+                    w.compress(&seg.name);
                 }
             }
         }
@@ -1095,10 +1114,22 @@ impl Writer {
             let _ = self.push_checkpoint(stop, None);
             self.write_out(true)?;
             self.sealed = true;
+            self.sealed_tails.insert(
+                self.cur.name.clone(),
+                Tail {
+                    seq: self.pending_seq,
+                    hash: self.prev,
+                    ts: self.last_ts.clone(),
+                },
+            );
         }
         let old = self.cur.name.clone();
         if stop {
             self.compress(&old);
+            if let Some(c) = self.compressor.as_mut() {
+                // A stopped trail is a finished one: its last segment is compressed too.
+                c.finish();
+            }
             return Ok(());
         }
         let name = segment::file_name(self.next_seq);
@@ -1123,11 +1154,19 @@ impl Writer {
         Ok(())
     }
 
+    /// Compresses a sealed segment: queued for the compressor thread, or here if it has none.
     fn compress(&self, name: &str) {
         if !self.opts.compress_sealed {
             return;
         }
-        if let Err(e) = segment::compress(&self.chain_dir, name) {
+        let name = match &self.compressor {
+            Some(c) => match c.queue(name.to_owned()) {
+                Ok(()) => return,
+                Err(name) => name,
+            },
+            None => name.to_owned(),
+        };
+        if let Err(e) = segment::compress(&self.chain_dir, &name) {
             // The plain sealed segment stays; verify reads it just the same.
             tracing::warn!(segment = %name, error = %e, "cannot compress sealed segment");
         }
@@ -1141,7 +1180,20 @@ impl Writer {
         let now = OffsetDateTime::now_utc();
         let mut gone: Vec<(PrunedSegment, PathBuf)> = Vec::new();
         for seg in segs.iter().filter(|s| s.name != self.cur.name) {
-            let Some(last) = last_record(seg) else { break };
+            let opened = verify_name(&seg.name);
+            let last = match self.sealed_tails.get(&opened) {
+                Some(t) => t.clone(),
+                None => {
+                    let Some(last) = last_record(seg) else { break };
+                    let t = Tail {
+                        seq: last.seq,
+                        hash: last.stated,
+                        ts: last.ts,
+                    };
+                    self.sealed_tails.insert(opened.clone(), t.clone());
+                    t
+                }
+            };
             let old_enough = record::parse_ts(&last.ts)
                 .and_then(|t| t.checked_add(time::Duration::try_from(self.opts.retention).ok()?))
                 .is_some_and(|expiry| expiry <= now);
@@ -1150,10 +1202,10 @@ impl Writer {
             }
             gone.push((
                 PrunedSegment {
-                    segment: verify_name(&seg.name),
+                    segment: opened,
                     first_seq: seg.first_seq,
                     last_seq: last.seq,
-                    last_hash: last.stated.to_hex(),
+                    last_hash: last.hash.to_hex(),
                 },
                 seg.path.clone(),
             ));
@@ -1172,10 +1224,33 @@ impl Writer {
             self.fail(&e);
             return;
         }
-        for (p, path) in &gone {
-            if let Err(e) = std::fs::remove_file(path) {
-                tracing::warn!(segment = %p.segment, error = %e, "cannot remove pruned segment");
+        let remove = || {
+            for (p, path) in &gone {
+                // The plain file and its compressed copy, whichever exist (the compressor may
+                // have installed the copy since the listing).
+                let plain = self.chain_dir.join(&p.segment);
+                let zst = self.chain_dir.join(format!("{}.zst", p.segment));
+                let mut removed = false;
+                for f in [&plain, &zst] {
+                    match std::fs::remove_file(f) {
+                        Ok(()) => removed = true,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            tracing::warn!(segment = %p.segment, error = %e, "cannot remove pruned segment");
+                        }
+                    }
+                }
+                if !removed {
+                    tracing::warn!(segment = %p.segment, path = %path.display(), "pruned segment was already gone");
+                }
             }
+        };
+        match &self.compressor {
+            Some(c) => c.with_dir_locked(remove),
+            None => remove(),
+        }
+        for (p, _) in &gone {
+            self.sealed_tails.remove(&p.segment);
         }
         if let Err(e) = segment::fsync_dir(&self.chain_dir) {
             tracing::warn!(error = %e, "cannot fsync trail directory after prune");
@@ -1358,5 +1433,6 @@ fn recover(
     }
 }
 
+mod compressor;
 #[cfg(test)]
 mod tests;
