@@ -209,7 +209,7 @@ enum Request {
     Submit { rec: Prepared, seq: Arc<AtomicU64> },
     /// [`TrailHandle::submit_result`]: rendered by the writer once the statement's seq is known.
     Result {
-        result: Box<ResultRecord>,
+        rec: Prepared,
         statement: Arc<AtomicU64>,
     },
 }
@@ -328,13 +328,15 @@ impl TrailHandle {
         if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
             return Err(TrailUnavailable::FAILING);
         }
+        // Rendered here too; the writer only writes the statement's seq into it.
+        let rec = Prepared::result(&result).map_err(|_| TrailUnavailable::ENCODE)?;
         let permit = self
             .tx
             .reserve()
             .await
             .map_err(|_| TrailUnavailable::STOPPED)?;
         permit.send(Request::Result {
-            result: Box::new(result),
+            rec,
             statement: Arc::clone(&statement.seq),
         });
         Ok(())
@@ -589,6 +591,11 @@ struct Writer {
     next_seq: u64,
     prev: Digest,
     last_ts: String,
+    /// `prev` as the hex the next line carries.
+    prev_hex: String,
+    ts_fmt: record::TsFormatter,
+    /// Scratch for the current time's `ts` (swapped with `last_ts`: no allocation per record).
+    ts_now: String,
     /// Encoded lines not yet known good; `written` bytes of them already went to the file.
     pending: Vec<u8>,
     written: usize,
@@ -665,6 +672,9 @@ impl Writer {
             durable_tx,
             next_seq: recovered.next_seq,
             prev: recovered.prev,
+            prev_hex: recovered.prev.to_hex(),
+            ts_fmt: record::TsFormatter::new(),
+            ts_now: String::new(),
             last_ts: recovered.last_ts,
             pending: Vec::new(),
             written: 0,
@@ -849,20 +859,14 @@ impl Writer {
                 let answer = self.chain(&rec);
                 seq.store(answer.unwrap_or(REJECTED), Ordering::Release);
             }
-            Request::Result { result, statement } => {
+            Request::Result { mut rec, statement } => {
                 let statement_seq = statement.load(Ordering::Acquire);
                 if statement_seq == UNCHAINED || statement_seq == REJECTED {
                     // The statement was refused (or never queued): no result without it.
                     return;
                 }
-                let mut result = *result;
-                result.statement_seq = statement_seq;
-                match Prepared::new(&Body::Result(result)) {
-                    Ok(rec) => {
-                        let _ = self.chain(&rec);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "result record cannot be encoded"),
-                }
+                rec.set_statement_seq(statement_seq);
+                let _ = self.chain(&rec);
             }
         }
     }
@@ -967,26 +971,41 @@ impl Writer {
 
     /// Chains one rendered record into `pending`.
     fn push_prepared(&mut self, rec: &Prepared) -> Result<u64, TrailUnavailable> {
-        let now = record::format_ts(OffsetDateTime::now_utc());
+        self.ts_fmt
+            .format_into(OffsetDateTime::now_utc(), &mut self.ts_now);
         // ts never goes backwards within a chain, even if the wall clock does.
-        let ts = if now < self.last_ts {
-            self.last_ts.clone()
-        } else {
-            now
-        };
+        if self.ts_now >= self.last_ts {
+            std::mem::swap(&mut self.ts_now, &mut self.last_ts);
+        }
         let seq = self.next_seq;
-        let enc = record::encode_prepared(seq, &ts, rec, &self.prev)
-            .map_err(|_| TrailUnavailable::ENCODE)?;
-        self.pending.extend_from_slice(enc.line.as_bytes());
-        self.pending.push(b'\n');
+        let start = self.pending.len();
+        let hash = match record::encode_into(
+            &mut self.pending,
+            seq,
+            &self.last_ts,
+            rec,
+            self.prev_hex.as_str(),
+        ) {
+            Ok(h) => h,
+            Err(_) => {
+                self.pending.truncate(start);
+                return Err(TrailUnavailable::ENCODE);
+            }
+        };
         if let Some(c) = self.kind_counters.iter().find(|(k, _)| *k == rec.kind()) {
             c.1.inc();
         }
         if rec.kind() == "checkpoint" {
-            self.cp_pending = Some((seq, enc.line));
+            let line = self
+                .pending
+                .get(start..self.pending.len().saturating_sub(1))
+                .unwrap_or_default();
+            self.cp_pending = Some((seq, String::from_utf8_lossy(line).into_owned()));
         }
-        self.prev = enc.hash;
-        self.last_ts = ts;
+        self.prev = hash;
+        self.prev_hex.clear();
+        self.prev_hex
+            .push_str(blake3::Hash::from_bytes(hash.0).to_hex().as_str());
         self.next_seq = seq.saturating_add(1);
         self.pending_seq = seq;
         self.cur.records = self.cur.records.saturating_add(1);
