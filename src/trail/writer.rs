@@ -609,6 +609,9 @@ struct Writer {
     last_checkpoint: Instant,
     /// Strict: when the open group commits. Batched: when written data gets its fsync.
     commit_at: Option<Instant>,
+    /// Every request not yet taken from the queue arrived after this instant (when the writer
+    /// last found the queue empty, or was woken by a request).
+    arrivals_since: Instant,
     /// Set while failing: when to retry.
     retry_at: Option<Instant>,
     /// A rotation is owed (size, age, or a failed attempt).
@@ -684,6 +687,7 @@ impl Writer {
             since_checkpoint: 0,
             last_checkpoint: Instant::now(),
             commit_at: None,
+            arrivals_since: Instant::now(),
             retry_at: None,
             rotate_due: false,
             sealed: false,
@@ -746,32 +750,50 @@ impl Writer {
                 Wait::Tick(tick) => deadline.min(Instant::now() + tick),
                 Wait::None => Instant::now(),
             };
-            let got = rt.block_on(async {
-                let wake_at = tokio::time::Instant::from_std(wake_at);
-                match wait {
-                    Wait::Queue => tokio::select! {
-                        biased;
-                        _ = &mut stop => Wake::Stop,
-                        r = tokio::time::timeout_at(wake_at, rx.recv()) => match r {
-                            Ok(Some(req)) => Wake::Request(Box::new(req)),
-                            Ok(None) => Wake::Stop,
-                            Err(_) => Wake::Timer,
+            // A request already queued arrived while the writer was busy (writing, fsyncing):
+            // it is taken without waiting, and `arrivals_since` stays when it was last empty.
+            let ready = match wait {
+                Wait::Queue => match stop.try_recv() {
+                    Err(oneshot::error::TryRecvError::Empty) => rx.try_recv().ok().map(Ok),
+                    Ok(()) | Err(oneshot::error::TryRecvError::Closed) => Some(Err(())),
+                },
+                Wait::Tick(_) | Wait::None => None,
+            };
+            let woke = ready.is_none();
+            let got = match ready {
+                Some(Ok(req)) => Wake::Request(Box::new(req)),
+                Some(Err(())) => Wake::Stop,
+                None => rt.block_on(async {
+                    let wake_at = tokio::time::Instant::from_std(wake_at);
+                    match wait {
+                        Wait::Queue => tokio::select! {
+                            biased;
+                            _ = &mut stop => Wake::Stop,
+                            r = tokio::time::timeout_at(wake_at, rx.recv()) => match r {
+                                Ok(Some(req)) => Wake::Request(Box::new(req)),
+                                Ok(None) => Wake::Stop,
+                                Err(_) => Wake::Timer,
+                            },
                         },
-                    },
-                    Wait::Tick(_) => tokio::select! {
-                        biased;
-                        _ = &mut stop => Wake::Stop,
-                        () = tokio::time::sleep_until(wake_at) => Wake::Timer,
-                    },
-                    Wait::None => match stop.try_recv() {
-                        Err(oneshot::error::TryRecvError::Empty) => Wake::Timer,
-                        Ok(()) | Err(oneshot::error::TryRecvError::Closed) => Wake::Stop,
-                    },
-                }
-            });
+                        Wait::Tick(_) => tokio::select! {
+                            biased;
+                            _ = &mut stop => Wake::Stop,
+                            () = tokio::time::sleep_until(wake_at) => Wake::Timer,
+                        },
+                        Wait::None => match stop.try_recv() {
+                            Err(oneshot::error::TryRecvError::Empty) => Wake::Timer,
+                            Ok(()) | Err(oneshot::error::TryRecvError::Closed) => Wake::Stop,
+                        },
+                    }
+                }),
+            };
             let mut took = 0usize;
             match got {
                 Wake::Request(req) => {
+                    if woke {
+                        // The writer was waiting on the queue: this request arrived just now.
+                        self.arrivals_since = Instant::now();
+                    }
                     self.accept(*req);
                     took = 1;
                 }
@@ -790,7 +812,11 @@ impl Writer {
                         self.accept(req);
                         took += 1;
                     }
-                    Err(_) => break,
+                    Err(_) => {
+                        // Whatever is queued from now on arrived after this instant.
+                        self.arrivals_since = Instant::now();
+                        break;
+                    }
                 }
             }
             busy = took > 0;
@@ -886,7 +912,11 @@ impl Writer {
             }
         }
         if self.commit_at.is_none() && self.opts.durability == Durability::Strict {
-            self.commit_at = Some(Instant::now() + self.opts.group_commit);
+            // The group's window opens when its first record arrived, not when the writer got
+            // to it: records that queued up during the previous group's fsync have waited
+            // already, and commit at once if that took `group_commit` or longer.
+            let arrived = self.arrivals_since.min(Instant::now());
+            self.commit_at = Some(arrived + self.opts.group_commit);
         }
         answer
     }
