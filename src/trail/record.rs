@@ -548,15 +548,22 @@ impl Prepared {
 
     /// A `result` whose `statement_seq` is filled in later with [`Prepared::set_statement_seq`]
     /// (`result.statement_seq` is ignored).
-    pub fn result(result: &ResultRecord) -> Result<Prepared, RecordError> {
-        let head = format!("{{\"session\":{},\"statement_seq\":", result.session);
-        let mut zeroed = result.clone();
-        zeroed.statement_seq = 0;
+    pub fn result(mut result: ResultRecord) -> Result<Prepared, RecordError> {
+        result.statement_seq = 0;
         let json =
-            to_json(&Body::Result(zeroed)).map_err(|e| RecordError::Encode(e.to_string()))?;
-        // Serde writes the struct's fields in order, so the seq is the `0` right after `head`.
-        let placeholder = json.get(head.len()..head.len().saturating_add(2));
-        if !json.starts_with(head.as_bytes()) || placeholder != Some(&b"0,"[..]) {
+            to_json(&Body::Result(result)).map_err(|e| RecordError::Encode(e.to_string()))?;
+        // Serde writes the struct's fields in order: `{"session":<digits>,"statement_seq":0,…`.
+        const SESSION: &[u8] = b"{\"session\":";
+        const SEQ: &[u8] = b",\"statement_seq\":";
+        let digits = json
+            .get(SESSION.len()..)
+            .filter(|_| json.starts_with(SESSION))
+            .map_or(0, |rest| {
+                rest.iter().take_while(|b| b.is_ascii_digit()).count()
+            });
+        let at = SESSION.len() + digits + SEQ.len();
+        let seq_member = json.get(SESSION.len() + digits..at.saturating_add(2));
+        if digits == 0 || seq_member.is_none_or(|m| !m.starts_with(SEQ) || !m.ends_with(b"0,")) {
             return Err(RecordError::Encode(
                 "result members are not in SPEC order".to_owned(),
             ));
@@ -564,7 +571,7 @@ impl Prepared {
         Ok(Prepared {
             kind: "result",
             json,
-            statement_seq: Some((head.len(), 0)),
+            statement_seq: Some((at, 0)),
         })
     }
 

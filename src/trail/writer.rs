@@ -329,7 +329,7 @@ impl TrailHandle {
             return Err(TrailUnavailable::FAILING);
         }
         // Rendered here too; the writer only writes the statement's seq into it.
-        let rec = Prepared::result(&result).map_err(|_| TrailUnavailable::ENCODE)?;
+        let rec = Prepared::result(result).map_err(|_| TrailUnavailable::ENCODE)?;
         let permit = self
             .tx
             .reserve()

@@ -168,8 +168,8 @@ fn ts_formatter_matches_format_ts() {
 
 #[test]
 fn result_prepared_early_encodes_as_rendered_late() {
-    let result = |statement_seq| ResultRecord {
-        session: 12,
+    let result = |session, statement_seq| ResultRecord {
+        session,
         statement_seq,
         status: Status::Error {
             sqlstate: "42501".to_owned(),
@@ -180,10 +180,17 @@ fn result_prepared_early_encodes_as_rendered_late() {
         subjects: vec!["ab".to_owned()],
         subjects_total: 1,
     };
-    for seq in [0, 1, 9, 10, 123_456_789, u64::MAX] {
-        let mut early = Prepared::result(&result(99)).unwrap();
+    for (session, seq) in [
+        (12, 0),
+        (0, 1),
+        (7, 9),
+        (12, 10),
+        (u64::MAX, 123_456_789),
+        (3, u64::MAX),
+    ] {
+        let mut early = Prepared::result(result(session, 99)).unwrap();
         early.set_statement_seq(seq);
-        let late = Prepared::new(&Body::Result(result(seq))).unwrap();
+        let late = Prepared::new(&Body::Result(result(session, seq))).unwrap();
         let prev = Digest::of(b"p");
         let a = encode_prepared(5, "2026-11-22T02:00:00.000000Z", &early, &prev).unwrap();
         let b = encode_prepared(5, "2026-11-22T02:00:00.000000Z", &late, &prev).unwrap();
