@@ -173,6 +173,53 @@ pub fn format_ts(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| "0000-01-01T00:00:00.000000Z".to_owned())
 }
 
+/// Bytes of `YYYY-MM-DDTHH:MM:SS.` in a `ts`.
+const TS_SECOND_LEN: usize = 20;
+
+/// [`format_ts`] for a stream of records: the part up to the second is formatted once per
+/// second and reused, the microseconds are written by hand.
+#[derive(Debug, Default)]
+pub struct TsFormatter {
+    /// The Unix second last formatted, its `YYYY-MM-DDTHH:MM:SS.`, and whether it is
+    /// [`format_ts`]'s fallback (whose microseconds are zeros).
+    cached: Option<(i64, String, bool)>,
+}
+
+impl TsFormatter {
+    pub fn new() -> TsFormatter {
+        TsFormatter::default()
+    }
+
+    /// Writes `format_ts(t)` into `out` (cleared first).
+    pub fn format_into(&mut self, t: OffsetDateTime, out: &mut String) {
+        let utc = t.to_offset(time::UtcOffset::UTC);
+        let second = utc.unix_timestamp();
+        let (prefix, fallback) = match &mut self.cached {
+            Some((s, p, f)) if *s == second => (&*p, *f),
+            slot => {
+                let full = format_ts(utc);
+                let fallback = utc.format(TS_FORMAT).is_err();
+                let p = full.get(..TS_SECOND_LEN).unwrap_or_default().to_owned();
+                let (_, p, f) = slot.insert((second, p, fallback));
+                (&*p, *f)
+            }
+        };
+        out.clear();
+        out.push_str(prefix);
+        let mut micros = if fallback { 0 } else { utc.microsecond() };
+        let mut digits = [b'0'; 6];
+        for d in digits.iter_mut().rev() {
+            // `micros % 10` is below 10, so the digit is ASCII.
+            *d = b'0'.saturating_add(u8::try_from(micros % 10).unwrap_or(0));
+            micros /= 10;
+        }
+        for d in digits {
+            out.push(char::from(d));
+        }
+        out.push('Z');
+    }
+}
+
 /// Parses a `ts` written by [`format_ts`].
 pub fn parse_ts(s: &str) -> Option<OffsetDateTime> {
     let pdt = time::PrimitiveDateTime::parse(s, TS_FORMAT).ok()?;
@@ -447,27 +494,6 @@ impl Body {
             Body::Prune(_) => "prune",
         }
     }
-
-    /// The members as compact JSON, without the braces (empty for a body with no members).
-    fn members_json(&self) -> Result<String, serde_json::Error> {
-        let obj = match self {
-            Body::SegmentStart(b) => serde_json::to_string(b)?,
-            Body::Config(b) => serde_json::to_string(b)?,
-            Body::SessionStart(b) => serde_json::to_string(b)?,
-            Body::Statement(b) => serde_json::to_string(b)?,
-            Body::Result(b) => serde_json::to_string(b)?,
-            Body::SessionEnd(b) => serde_json::to_string(b)?,
-            Body::Anomaly(b) => serde_json::to_string(b)?,
-            Body::Checkpoint(b) => serde_json::to_string(b)?,
-            Body::Prune(b) => serde_json::to_string(b)?,
-        };
-        // A struct always serialises as `{…}`.
-        Ok(obj
-            .strip_prefix('{')
-            .and_then(|s| s.strip_suffix('}'))
-            .unwrap_or_default()
-            .to_owned())
-    }
 }
 
 // === Encoding ===
@@ -479,29 +505,121 @@ pub struct Encoded {
     pub hash: Digest,
 }
 
-/// A body rendered ahead of chaining: its kind and its members as compact JSON without braces.
-/// Sessions render their own records, so the single writer thread only adds the envelope and
-/// the hash.
+/// A body rendered ahead of chaining: its kind and its members as compact JSON. Sessions render
+/// their own records, so the single writer thread only adds the envelope and the hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     kind: &'static str,
-    members: String,
+    /// The body as a JSON object, `{…}`; the members are the bytes between the braces.
+    json: Vec<u8>,
+    /// A `result` rendered before its statement's seq is known: where the placeholder `0` of
+    /// `statement_seq` sits in `json`, and the seq written in its place.
+    statement_seq: Option<(usize, u64)>,
+}
+
+/// Most bodies fit in this many bytes of JSON: one allocation per record.
+const BODY_CAPACITY: usize = 384;
+
+fn to_json(body: &Body) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(BODY_CAPACITY);
+    match body {
+        Body::SegmentStart(b) => serde_json::to_writer(&mut out, b)?,
+        Body::Config(b) => serde_json::to_writer(&mut out, b)?,
+        Body::SessionStart(b) => serde_json::to_writer(&mut out, b)?,
+        Body::Statement(b) => serde_json::to_writer(&mut out, b)?,
+        Body::Result(b) => serde_json::to_writer(&mut out, b)?,
+        Body::SessionEnd(b) => serde_json::to_writer(&mut out, b)?,
+        Body::Anomaly(b) => serde_json::to_writer(&mut out, b)?,
+        Body::Checkpoint(b) => serde_json::to_writer(&mut out, b)?,
+        Body::Prune(b) => serde_json::to_writer(&mut out, b)?,
+    }
+    Ok(out)
 }
 
 impl Prepared {
     pub fn new(body: &Body) -> Result<Prepared, RecordError> {
-        let members = body
-            .members_json()
-            .map_err(|e| RecordError::Encode(e.to_string()))?;
+        let json = to_json(body).map_err(|e| RecordError::Encode(e.to_string()))?;
         Ok(Prepared {
             kind: body.kind(),
-            members,
+            json,
+            statement_seq: None,
         })
+    }
+
+    /// A `result` whose `statement_seq` is filled in later with [`Prepared::set_statement_seq`]
+    /// (`result.statement_seq` is ignored).
+    pub fn result(mut result: ResultRecord) -> Result<Prepared, RecordError> {
+        result.statement_seq = 0;
+        let json =
+            to_json(&Body::Result(result)).map_err(|e| RecordError::Encode(e.to_string()))?;
+        // Serde writes the struct's fields in order: `{"session":<digits>,"statement_seq":0,…`.
+        const SESSION: &[u8] = b"{\"session\":";
+        const SEQ: &[u8] = b",\"statement_seq\":";
+        let digits = json
+            .get(SESSION.len()..)
+            .filter(|_| json.starts_with(SESSION))
+            .map_or(0, |rest| {
+                rest.iter().take_while(|b| b.is_ascii_digit()).count()
+            });
+        let at = SESSION.len() + digits + SEQ.len();
+        let seq_member = json.get(SESSION.len() + digits..at.saturating_add(2));
+        if digits == 0 || seq_member.is_none_or(|m| !m.starts_with(SEQ) || !m.ends_with(b"0,")) {
+            return Err(RecordError::Encode(
+                "result members are not in SPEC order".to_owned(),
+            ));
+        }
+        Ok(Prepared {
+            kind: "result",
+            json,
+            statement_seq: Some((at, 0)),
+        })
+    }
+
+    /// The `statement_seq` of a record made by [`Prepared::result`].
+    pub fn set_statement_seq(&mut self, seq: u64) {
+        if let Some((_, s)) = &mut self.statement_seq {
+            *s = seq;
+        }
     }
 
     pub fn kind(&self) -> &'static str {
         self.kind
     }
+
+    /// Appends the members (the object without its braces) to `out`.
+    fn write_members(&self, out: &mut Vec<u8>) {
+        let end = self.json.len().saturating_sub(1);
+        match self.statement_seq {
+            None => out.extend_from_slice(self.json.get(1..end).unwrap_or_default()),
+            Some((at, seq)) => {
+                out.extend_from_slice(self.json.get(1..at).unwrap_or_default());
+                push_u64(out, seq);
+                out.extend_from_slice(self.json.get(at.saturating_add(1)..end).unwrap_or_default());
+            }
+        }
+    }
+
+    fn has_members(&self) -> bool {
+        self.json.len() > 2
+    }
+}
+
+/// Appends the decimal digits of `n`.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i = i.saturating_sub(1);
+        if let Some(d) = digits.get_mut(i) {
+            // `n % 10` is below 10.
+            *d = b'0'.saturating_add(u8::try_from(n % 10).unwrap_or(0));
+        }
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
 }
 
 /// Writes the canonical line of record `seq`: `{"seq":…,"ts":…,"kind":…,<members>,"prev":…,"hash":…}`.
@@ -516,30 +634,53 @@ pub fn encode_prepared(
     rec: &Prepared,
     prev: &Digest,
 ) -> Result<Encoded, RecordError> {
-    let ts_json = serde_json::to_string(ts).map_err(|e| RecordError::Encode(e.to_string()))?;
-    let mut line = String::with_capacity(rec.members.len() + 220);
-    line.push_str("{\"seq\":");
-    line.push_str(&seq.to_string());
-    line.push_str(",\"ts\":");
-    line.push_str(&ts_json);
-    line.push_str(",\"kind\":\"");
-    line.push_str(rec.kind);
-    line.push('"');
-    if !rec.members.is_empty() {
-        line.push(',');
-        line.push_str(&rec.members);
+    let mut out = Vec::with_capacity(rec.json.len().saturating_add(240));
+    let prev_hex = blake3::Hash::from_bytes(prev.0).to_hex();
+    let hash = encode_into(&mut out, seq, ts, rec, prev_hex.as_str())?;
+    out.pop();
+    let line = String::from_utf8(out).map_err(|e| RecordError::Encode(e.to_string()))?;
+    Ok(Encoded { line, hash })
+}
+
+/// Appends record `seq`'s canonical line and its `\n` to `out` (the writer's buffer: no
+/// allocation of its own) and returns its hash. `prev_hex` is the previous record's `hash`.
+pub fn encode_into(
+    out: &mut Vec<u8>,
+    seq: u64,
+    ts: &str,
+    rec: &Prepared,
+    prev_hex: &str,
+) -> Result<Digest, RecordError> {
+    let start = out.len();
+    out.extend_from_slice(b"{\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"ts\":");
+    if ts
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b":.-".contains(&b))
+    {
+        // What [`format_ts`] writes needs no escaping.
+        out.push(b'"');
+        out.extend_from_slice(ts.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, ts).map_err(|e| RecordError::Encode(e.to_string()))?;
     }
-    line.push_str(",\"prev\":\"");
-    line.push_str(blake3::Hash::from_bytes(prev.0).to_hex().as_str());
-    line.push('"');
-    let hash = blake3::hash(line.as_bytes());
-    line.push_str(",\"hash\":\"");
-    line.push_str(hash.to_hex().as_str());
-    line.push_str("\"}");
-    Ok(Encoded {
-        line,
-        hash: Digest(*hash.as_bytes()),
-    })
+    out.extend_from_slice(b",\"kind\":\"");
+    out.extend_from_slice(rec.kind.as_bytes());
+    out.push(b'"');
+    if rec.has_members() {
+        out.push(b',');
+        rec.write_members(out);
+    }
+    out.extend_from_slice(PREV_MARKER);
+    out.extend_from_slice(prev_hex.as_bytes());
+    out.push(b'"');
+    let hash = blake3::hash(out.get(start..).unwrap_or_default());
+    out.extend_from_slice(HASH_MARKER);
+    out.extend_from_slice(hash.to_hex().as_bytes());
+    out.extend_from_slice(b"\"}\n");
+    Ok(Digest(*hash.as_bytes()))
 }
 
 // === Parsing ===

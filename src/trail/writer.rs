@@ -7,7 +7,8 @@
 //!   records are written at once and fsynced every `group_commit`; `async` — written at once,
 //!   the OS decides (fsync only when a segment is sealed).
 //! * Segments rotate by size and age; a rotated segment is sealed with a signed checkpoint,
-//!   fsynced and (optionally) compressed. Periodic checkpoints every N records or N seconds.
+//!   fsynced and (optionally) compressed on a thread of its own ([`compressor`]), so the
+//!   writer goes on chaining meanwhile. Periodic checkpoints every N records or N seconds.
 //!   A clean stop seals with `"stop":true`.
 //! * Crash recovery on start truncates a torn tail, appends a `recovery` checkpoint and
 //!   continues in a new segment; retention prunes old segments behind a `prune` record.
@@ -26,6 +27,7 @@
 //! The writer thread waits with a small current-thread tokio runtime (only for the queue and its
 //! timer); all file I/O is plain blocking `std::fs` on that thread.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
@@ -45,6 +47,7 @@ use super::record::{
 use super::segment;
 use crate::error::{Error, Kind, Source};
 use crate::metrics::trail::TrailMetrics;
+use compressor::Compressor;
 
 /// Records queued between sessions and the writer. The writer drains the queue once per tick
 /// (`group_commit`, 2 ms by default) under `batched`/`async`, so the queue holds a whole tick:
@@ -206,7 +209,7 @@ enum Request {
     Submit { rec: Prepared, seq: Arc<AtomicU64> },
     /// [`TrailHandle::submit_result`]: rendered by the writer once the statement's seq is known.
     Result {
-        result: Box<ResultRecord>,
+        rec: Prepared,
         statement: Arc<AtomicU64>,
     },
 }
@@ -325,13 +328,15 @@ impl TrailHandle {
         if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
             return Err(TrailUnavailable::FAILING);
         }
+        // Rendered here too; the writer only writes the statement's seq into it.
+        let rec = Prepared::result(result).map_err(|_| TrailUnavailable::ENCODE)?;
         let permit = self
             .tx
             .reserve()
             .await
             .map_err(|_| TrailUnavailable::STOPPED)?;
         permit.send(Request::Result {
-            result: Box::new(result),
+            rec,
             statement: Arc::clone(&statement.seq),
         });
         Ok(())
@@ -586,6 +591,11 @@ struct Writer {
     next_seq: u64,
     prev: Digest,
     last_ts: String,
+    /// `prev` as the hex the next line carries.
+    prev_hex: String,
+    ts_fmt: record::TsFormatter,
+    /// Scratch for the current time's `ts` (swapped with `last_ts`: no allocation per record).
+    ts_now: String,
     /// Encoded lines not yet known good; `written` bytes of them already went to the file.
     pending: Vec<u8>,
     written: usize,
@@ -599,6 +609,9 @@ struct Writer {
     last_checkpoint: Instant,
     /// Strict: when the open group commits. Batched: when written data gets its fsync.
     commit_at: Option<Instant>,
+    /// Every request not yet taken from the queue arrived after this instant (when the writer
+    /// last found the queue empty, or was woken by a request).
+    arrivals_since: Instant,
     /// Set while failing: when to retry.
     retry_at: Option<Instant>,
     /// A rotation is owed (size, age, or a failed attempt).
@@ -607,6 +620,19 @@ struct Writer {
     sealed: bool,
     /// The last drain found the queue at least half full: drain again without waiting.
     backlog: bool,
+    /// Compresses sealed segments on its own thread (`compress_sealed`).
+    compressor: Option<Compressor>,
+    /// The last record of each sealed segment still on disk, by the name it was opened as,
+    /// so pruning need not read (and decompress) a segment to learn it.
+    sealed_tails: HashMap<String, Tail>,
+}
+
+/// The last record of a sealed segment, as pruning needs it.
+#[derive(Debug, Clone)]
+struct Tail {
+    seq: u64,
+    hash: Digest,
+    ts: String,
 }
 
 impl Writer {
@@ -649,6 +675,9 @@ impl Writer {
             durable_tx,
             next_seq: recovered.next_seq,
             prev: recovered.prev,
+            prev_hex: recovered.prev.to_hex(),
+            ts_fmt: record::TsFormatter::new(),
+            ts_now: String::new(),
             last_ts: recovered.last_ts,
             pending: Vec::new(),
             written: 0,
@@ -658,12 +687,18 @@ impl Writer {
             since_checkpoint: 0,
             last_checkpoint: Instant::now(),
             commit_at: None,
+            arrivals_since: Instant::now(),
             retry_at: None,
             rotate_due: false,
             sealed: false,
             backlog: false,
+            compressor: None,
+            sealed_tails: HashMap::new(),
             opts,
         };
+        if w.opts.compress_sealed {
+            w.compressor = Compressor::start(&w.chain_dir, w.opts.chain.as_str());
+        }
         *w.shared.latest_checkpoint.lock() = recovered.latest_checkpoint;
         w.durable_tx.send_replace(DurableState {
             seq: w.pending_seq,
@@ -687,9 +722,7 @@ impl Writer {
                 // Recovery may have removed an empty newest segment whose name the new segment
                 // now reuses: that file is live, not sealed, and must never be compressed away.
                 if seg.name != w.cur.name && !seg.compressed && plain.exists() {
-                    if let Err(e) = segment::compress(&w.chain_dir, &seg.name) {
-                        tracing::warn!(segment = %seg.name, error = %e, "cannot compress sealed segment");
-                    }
+                    w.compress(&seg.name);
                 }
             }
         }
@@ -717,32 +750,50 @@ impl Writer {
                 Wait::Tick(tick) => deadline.min(Instant::now() + tick),
                 Wait::None => Instant::now(),
             };
-            let got = rt.block_on(async {
-                let wake_at = tokio::time::Instant::from_std(wake_at);
-                match wait {
-                    Wait::Queue => tokio::select! {
-                        biased;
-                        _ = &mut stop => Wake::Stop,
-                        r = tokio::time::timeout_at(wake_at, rx.recv()) => match r {
-                            Ok(Some(req)) => Wake::Request(Box::new(req)),
-                            Ok(None) => Wake::Stop,
-                            Err(_) => Wake::Timer,
+            // A request already queued arrived while the writer was busy (writing, fsyncing):
+            // it is taken without waiting, and `arrivals_since` stays when it was last empty.
+            let ready = match wait {
+                Wait::Queue => match stop.try_recv() {
+                    Err(oneshot::error::TryRecvError::Empty) => rx.try_recv().ok().map(Ok),
+                    Ok(()) | Err(oneshot::error::TryRecvError::Closed) => Some(Err(())),
+                },
+                Wait::Tick(_) | Wait::None => None,
+            };
+            let woke = ready.is_none();
+            let got = match ready {
+                Some(Ok(req)) => Wake::Request(Box::new(req)),
+                Some(Err(())) => Wake::Stop,
+                None => rt.block_on(async {
+                    let wake_at = tokio::time::Instant::from_std(wake_at);
+                    match wait {
+                        Wait::Queue => tokio::select! {
+                            biased;
+                            _ = &mut stop => Wake::Stop,
+                            r = tokio::time::timeout_at(wake_at, rx.recv()) => match r {
+                                Ok(Some(req)) => Wake::Request(Box::new(req)),
+                                Ok(None) => Wake::Stop,
+                                Err(_) => Wake::Timer,
+                            },
                         },
-                    },
-                    Wait::Tick(_) => tokio::select! {
-                        biased;
-                        _ = &mut stop => Wake::Stop,
-                        () = tokio::time::sleep_until(wake_at) => Wake::Timer,
-                    },
-                    Wait::None => match stop.try_recv() {
-                        Err(oneshot::error::TryRecvError::Empty) => Wake::Timer,
-                        Ok(()) | Err(oneshot::error::TryRecvError::Closed) => Wake::Stop,
-                    },
-                }
-            });
+                        Wait::Tick(_) => tokio::select! {
+                            biased;
+                            _ = &mut stop => Wake::Stop,
+                            () = tokio::time::sleep_until(wake_at) => Wake::Timer,
+                        },
+                        Wait::None => match stop.try_recv() {
+                            Err(oneshot::error::TryRecvError::Empty) => Wake::Timer,
+                            Ok(()) | Err(oneshot::error::TryRecvError::Closed) => Wake::Stop,
+                        },
+                    }
+                }),
+            };
             let mut took = 0usize;
             match got {
                 Wake::Request(req) => {
+                    if woke {
+                        // The writer was waiting on the queue: this request arrived just now.
+                        self.arrivals_since = Instant::now();
+                    }
                     self.accept(*req);
                     took = 1;
                 }
@@ -761,7 +812,11 @@ impl Writer {
                         self.accept(req);
                         took += 1;
                     }
-                    Err(_) => break,
+                    Err(_) => {
+                        // Whatever is queued from now on arrived after this instant.
+                        self.arrivals_since = Instant::now();
+                        break;
+                    }
                 }
             }
             busy = took > 0;
@@ -830,20 +885,14 @@ impl Writer {
                 let answer = self.chain(&rec);
                 seq.store(answer.unwrap_or(REJECTED), Ordering::Release);
             }
-            Request::Result { result, statement } => {
+            Request::Result { mut rec, statement } => {
                 let statement_seq = statement.load(Ordering::Acquire);
                 if statement_seq == UNCHAINED || statement_seq == REJECTED {
                     // The statement was refused (or never queued): no result without it.
                     return;
                 }
-                let mut result = *result;
-                result.statement_seq = statement_seq;
-                match Prepared::new(&Body::Result(result)) {
-                    Ok(rec) => {
-                        let _ = self.chain(&rec);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "result record cannot be encoded"),
-                }
+                rec.set_statement_seq(statement_seq);
+                let _ = self.chain(&rec);
             }
         }
     }
@@ -863,7 +912,11 @@ impl Writer {
             }
         }
         if self.commit_at.is_none() && self.opts.durability == Durability::Strict {
-            self.commit_at = Some(Instant::now() + self.opts.group_commit);
+            // The group's window opens when its first record arrived, not when the writer got
+            // to it: records that queued up during the previous group's fsync have waited
+            // already, and commit at once if that took `group_commit` or longer.
+            let arrived = self.arrivals_since.min(Instant::now());
+            self.commit_at = Some(arrived + self.opts.group_commit);
         }
         answer
     }
@@ -948,26 +1001,41 @@ impl Writer {
 
     /// Chains one rendered record into `pending`.
     fn push_prepared(&mut self, rec: &Prepared) -> Result<u64, TrailUnavailable> {
-        let now = record::format_ts(OffsetDateTime::now_utc());
+        self.ts_fmt
+            .format_into(OffsetDateTime::now_utc(), &mut self.ts_now);
         // ts never goes backwards within a chain, even if the wall clock does.
-        let ts = if now < self.last_ts {
-            self.last_ts.clone()
-        } else {
-            now
-        };
+        if self.ts_now >= self.last_ts {
+            std::mem::swap(&mut self.ts_now, &mut self.last_ts);
+        }
         let seq = self.next_seq;
-        let enc = record::encode_prepared(seq, &ts, rec, &self.prev)
-            .map_err(|_| TrailUnavailable::ENCODE)?;
-        self.pending.extend_from_slice(enc.line.as_bytes());
-        self.pending.push(b'\n');
+        let start = self.pending.len();
+        let hash = match record::encode_into(
+            &mut self.pending,
+            seq,
+            &self.last_ts,
+            rec,
+            self.prev_hex.as_str(),
+        ) {
+            Ok(h) => h,
+            Err(_) => {
+                self.pending.truncate(start);
+                return Err(TrailUnavailable::ENCODE);
+            }
+        };
         if let Some(c) = self.kind_counters.iter().find(|(k, _)| *k == rec.kind()) {
             c.1.inc();
         }
         if rec.kind() == "checkpoint" {
-            self.cp_pending = Some((seq, enc.line));
+            let line = self
+                .pending
+                .get(start..self.pending.len().saturating_sub(1))
+                .unwrap_or_default();
+            self.cp_pending = Some((seq, String::from_utf8_lossy(line).into_owned()));
         }
-        self.prev = enc.hash;
-        self.last_ts = ts;
+        self.prev = hash;
+        self.prev_hex.clear();
+        self.prev_hex
+            .push_str(blake3::Hash::from_bytes(hash.0).to_hex().as_str());
         self.next_seq = seq.saturating_add(1);
         self.pending_seq = seq;
         self.cur.records = self.cur.records.saturating_add(1);
@@ -1095,10 +1163,22 @@ impl Writer {
             let _ = self.push_checkpoint(stop, None);
             self.write_out(true)?;
             self.sealed = true;
+            self.sealed_tails.insert(
+                self.cur.name.clone(),
+                Tail {
+                    seq: self.pending_seq,
+                    hash: self.prev,
+                    ts: self.last_ts.clone(),
+                },
+            );
         }
         let old = self.cur.name.clone();
         if stop {
             self.compress(&old);
+            if let Some(c) = self.compressor.as_mut() {
+                // A stopped trail is a finished one: its last segment is compressed too.
+                c.finish();
+            }
             return Ok(());
         }
         let name = segment::file_name(self.next_seq);
@@ -1123,11 +1203,19 @@ impl Writer {
         Ok(())
     }
 
+    /// Compresses a sealed segment: queued for the compressor thread, or here if it has none.
     fn compress(&self, name: &str) {
         if !self.opts.compress_sealed {
             return;
         }
-        if let Err(e) = segment::compress(&self.chain_dir, name) {
+        let name = match &self.compressor {
+            Some(c) => match c.queue(name.to_owned()) {
+                Ok(()) => return,
+                Err(name) => name,
+            },
+            None => name.to_owned(),
+        };
+        if let Err(e) = segment::compress(&self.chain_dir, &name) {
             // The plain sealed segment stays; verify reads it just the same.
             tracing::warn!(segment = %name, error = %e, "cannot compress sealed segment");
         }
@@ -1141,7 +1229,20 @@ impl Writer {
         let now = OffsetDateTime::now_utc();
         let mut gone: Vec<(PrunedSegment, PathBuf)> = Vec::new();
         for seg in segs.iter().filter(|s| s.name != self.cur.name) {
-            let Some(last) = last_record(seg) else { break };
+            let opened = verify_name(&seg.name);
+            let last = match self.sealed_tails.get(&opened) {
+                Some(t) => t.clone(),
+                None => {
+                    let Some(last) = last_record(seg) else { break };
+                    let t = Tail {
+                        seq: last.seq,
+                        hash: last.stated,
+                        ts: last.ts,
+                    };
+                    self.sealed_tails.insert(opened.clone(), t.clone());
+                    t
+                }
+            };
             let old_enough = record::parse_ts(&last.ts)
                 .and_then(|t| t.checked_add(time::Duration::try_from(self.opts.retention).ok()?))
                 .is_some_and(|expiry| expiry <= now);
@@ -1150,10 +1251,10 @@ impl Writer {
             }
             gone.push((
                 PrunedSegment {
-                    segment: verify_name(&seg.name),
+                    segment: opened,
                     first_seq: seg.first_seq,
                     last_seq: last.seq,
-                    last_hash: last.stated.to_hex(),
+                    last_hash: last.hash.to_hex(),
                 },
                 seg.path.clone(),
             ));
@@ -1172,10 +1273,33 @@ impl Writer {
             self.fail(&e);
             return;
         }
-        for (p, path) in &gone {
-            if let Err(e) = std::fs::remove_file(path) {
-                tracing::warn!(segment = %p.segment, error = %e, "cannot remove pruned segment");
+        let remove = || {
+            for (p, path) in &gone {
+                // The plain file and its compressed copy, whichever exist (the compressor may
+                // have installed the copy since the listing).
+                let plain = self.chain_dir.join(&p.segment);
+                let zst = self.chain_dir.join(format!("{}.zst", p.segment));
+                let mut removed = false;
+                for f in [&plain, &zst] {
+                    match std::fs::remove_file(f) {
+                        Ok(()) => removed = true,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            tracing::warn!(segment = %p.segment, error = %e, "cannot remove pruned segment");
+                        }
+                    }
+                }
+                if !removed {
+                    tracing::warn!(segment = %p.segment, path = %path.display(), "pruned segment was already gone");
+                }
             }
+        };
+        match &self.compressor {
+            Some(c) => c.with_dir_locked(remove),
+            None => remove(),
+        }
+        for (p, _) in &gone {
+            self.sealed_tails.remove(&p.segment);
         }
         if let Err(e) = segment::fsync_dir(&self.chain_dir) {
             tracing::warn!(error = %e, "cannot fsync trail directory after prune");
@@ -1358,5 +1482,6 @@ fn recover(
     }
 }
 
+mod compressor;
 #[cfg(test)]
 mod tests;

@@ -150,3 +150,79 @@ fn keyed_hash_depends_on_key() {
     assert!(HashKey::from_hex("12").is_none());
     assert_eq!(format!("{a:?}"), "HashKey(..)");
 }
+
+#[test]
+fn ts_formatter_matches_format_ts() {
+    let mut f = TsFormatter::new();
+    let mut out = String::new();
+    let base = time::macros::datetime!(2026-11-22 23:59:58.999998 UTC);
+    for step_us in [0i64, 1, 2, 3, 999, 1_000_001, 2_000_000, 86_400_000_000, 5] {
+        let t = base + time::Duration::microseconds(step_us);
+        f.format_into(t, &mut out);
+        assert_eq!(out, format_ts(t), "{t}");
+    }
+    let eastern = time::macros::datetime!(2026-11-22 10:00:00.0000071 +08:00);
+    f.format_into(eastern, &mut out);
+    assert_eq!(out, "2026-11-22T02:00:00.000007Z");
+}
+
+#[test]
+fn result_prepared_early_encodes_as_rendered_late() {
+    let result = |session, statement_seq| ResultRecord {
+        session,
+        statement_seq,
+        status: Status::Error {
+            sqlstate: "42501".to_owned(),
+        },
+        rows: 3,
+        command_tag: "SELECT 3".to_owned(),
+        duration_us: 7,
+        subjects: vec!["ab".to_owned()],
+        subjects_total: 1,
+    };
+    for (session, seq) in [
+        (12, 0),
+        (0, 1),
+        (7, 9),
+        (12, 10),
+        (u64::MAX, 123_456_789),
+        (3, u64::MAX),
+    ] {
+        let mut early = Prepared::result(result(session, 99)).unwrap();
+        early.set_statement_seq(seq);
+        let late = Prepared::new(&Body::Result(result(session, seq))).unwrap();
+        let prev = Digest::of(b"p");
+        let a = encode_prepared(5, "2026-11-22T02:00:00.000000Z", &early, &prev).unwrap();
+        let b = encode_prepared(5, "2026-11-22T02:00:00.000000Z", &late, &prev).unwrap();
+        assert_eq!(a, b);
+        assert!(a.line.contains(&format!("\"statement_seq\":{seq},")));
+    }
+}
+
+#[test]
+fn encode_into_appends_the_line_and_newline() {
+    let body = Body::SessionEnd(SessionEnd {
+        session: 1,
+        statements: 2,
+        bytes_in: 3,
+        bytes_out: 4,
+        reason: "client \"quit\"".to_owned(),
+    });
+    let prev = Digest::of(b"x");
+    let enc = encode(u64::MAX, "2026-11-22T02:00:00.000000Z", &body, &prev).unwrap();
+    let mut out = b"before\n".to_vec();
+    let rec = Prepared::new(&body).unwrap();
+    let h = encode_into(
+        &mut out,
+        u64::MAX,
+        "2026-11-22T02:00:00.000000Z",
+        &rec,
+        &prev.to_hex(),
+    )
+    .unwrap();
+    assert_eq!(h, enc.hash);
+    assert_eq!(out, format!("before\n{}\n", enc.line).into_bytes());
+    let p = parse_line(enc.line.as_bytes()).unwrap();
+    assert_eq!(p.computed, p.stated);
+    assert_eq!(p.seq, u64::MAX);
+}

@@ -513,7 +513,7 @@ fn a_refused_statement_takes_its_result_with_it() {
     });
     assert_eq!(ok.seq(), Some(before));
     w.accept(Request::Result {
-        result: Box::new(result(1, 1)),
+        rec: Prepared::result(result(1, 1)).unwrap(),
         statement: Arc::clone(&ok.seq),
     });
     assert_eq!(w.next_seq, before + 2);
@@ -533,7 +533,7 @@ fn a_refused_statement_takes_its_result_with_it() {
     assert_eq!(refused.seq.load(Ordering::Acquire), REJECTED);
     w.retry_at = None;
     w.accept(Request::Result {
-        result: Box::new(result(1, 2)),
+        rec: Prepared::result(result(1, 2)).unwrap(),
         statement: Arc::clone(&refused.seq),
     });
     assert_eq!(w.next_seq, before + 2);
