@@ -30,6 +30,7 @@ use crate::protocol::sqlstate;
 use crate::protocol::{backend, read_i32};
 use crate::stream::Stream;
 use crate::trail::record::{Auth, Body, SessionEnd, SessionStart};
+use crate::trail::writer::SessionTicket;
 
 /// Stop reading from one side while this much is queued for the other: 1 MiB keeps big results
 /// streaming at full speed without letting one session buffer without bound.
@@ -71,6 +72,8 @@ enum End {
 }
 
 struct Relay {
+    /// Keeps this session counted by the trail (see `TrailHandle::register`).
+    _trail_ticket: Option<SessionTicket>,
     client: Stream,
     upstream: Stream,
     client_in: BytesMut,
@@ -202,6 +205,8 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
             }
         }
     }
+    // Counted while the session lives: lets a strict trail close a group early.
+    let trail_ticket = insp.trail().map(|t| t.register());
     let active = insp.restricted || insp.trail().is_some();
     let state =
         TxStatus::from_byte(authed.status).map_or(State::ready(TxStatus::Idle), State::ready);
@@ -231,6 +236,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         statements: 0,
         bytes_in: 0,
         bytes_out: 0,
+        _trail_ticket: trail_ticket,
     };
     let end = relay.run(ctx).await;
     if let Some(trail) = relay.insp.trail() {

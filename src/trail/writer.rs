@@ -32,7 +32,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -212,6 +212,9 @@ enum Request {
         rec: Prepared,
         statement: Arc<AtomicU64>,
     },
+    /// `strict`: every registered session is waiting for the open group, so no other record
+    /// can join it: commit now rather than at the end of `group_commit_ms`.
+    Flush,
 }
 
 /// State the handles read without asking the writer thread.
@@ -224,6 +227,10 @@ struct Shared {
     on_failure: OnFailure,
     parameters: Parameters,
     hash_key: HashKey,
+    /// Sessions that may hand over records ([`TrailHandle::register`]).
+    live: AtomicUsize,
+    /// Of those, how many wait in [`TrailHandle::durable`] now.
+    waiting: AtomicUsize,
 }
 
 /// The running trail: owns the writer thread.
@@ -342,6 +349,30 @@ impl TrailHandle {
         Ok(())
     }
 
+    /// Counts a session that may hand over statement records until the ticket drops. Under
+    /// `strict` the writer closes a group early once every registered session waits for it
+    /// ([`TrailHandle::durable`]); unregistered senders only ever get the full window.
+    pub fn register(&self) -> SessionTicket {
+        self.shared.live.fetch_add(1, Ordering::AcqRel);
+        SessionTicket {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Waits until the record behind `link` is durable, as [`Link::durable`]; a registered
+    /// session waits here so the writer can tell when no one else can join the open group.
+    ///
+    /// # Cancellation safety
+    /// Cancellation safe, as [`Link::durable`].
+    pub async fn durable(&self, link: &Link) -> Result<u64, TrailUnavailable> {
+        let waiting = Waiting::enter(&self.shared);
+        if waiting.all_waiting() {
+            // Full queue: the writer is busy draining and will commit soon anyway.
+            let _ = self.tx.try_send(Request::Flush);
+        }
+        link.durable().await
+    }
+
     /// The key of the keyed hashes (for the `hash` mask).
     pub fn hash_key_bytes(&self) -> [u8; 32] {
         self.shared.hash_key.bytes()
@@ -388,6 +419,55 @@ impl TrailHandle {
     /// Keyed BLAKE3 (hex) of a parameter or subject id.
     pub fn keyed_hash(&self, bytes: &[u8]) -> String {
         self.shared.hash_key.keyed_hex(bytes)
+    }
+}
+
+/// A session counted by [`TrailHandle::register`]; dropping it uncounts the session.
+#[derive(Debug)]
+pub struct SessionTicket {
+    shared: Arc<Shared>,
+}
+
+impl Drop for SessionTicket {
+    fn drop(&mut self) {
+        self.shared.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("live", &self.live)
+            .field("waiting", &self.waiting)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One session waiting in [`TrailHandle::durable`] (uncounted on drop, also when cancelled).
+struct Waiting<'a> {
+    shared: &'a Shared,
+    now: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        let now = shared
+            .waiting
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
+        Waiting { shared, now }
+    }
+
+    /// Whether every registered session is waiting now.
+    fn all_waiting(&self) -> bool {
+        let live = self.shared.live.load(Ordering::Acquire);
+        live > 0 && self.now >= live
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.shared.waiting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -536,6 +616,8 @@ pub fn start(opts: TrailOptions, metrics: TrailMetrics) -> Result<Trail, Error> 
         on_failure: opts.on_failure,
         parameters: opts.parameters,
         hash_key,
+        live: AtomicUsize::new(0),
+        waiting: AtomicUsize::new(0),
     });
     let (durable_tx, durable_rx) = watch::channel(DurableState {
         seq: 0,
@@ -893,6 +975,13 @@ impl Writer {
                 }
                 rec.set_statement_seq(statement_seq);
                 let _ = self.chain(&rec);
+            }
+            Request::Flush => {
+                if self.opts.durability == Durability::Strict {
+                    if let Some(at) = self.commit_at {
+                        self.commit_at = Some(at.min(Instant::now()));
+                    }
+                }
             }
         }
     }

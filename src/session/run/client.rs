@@ -417,8 +417,11 @@ impl Relay {
             .insp
             .trail()
             .is_some_and(|t| t.on_failure() == OnFailure::Allow);
+        let Some(trail) = self.insp.trail() else {
+            return Ok(());
+        };
         match &stmt.record {
-            Record::Linked(link) => match link.durable().await {
+            Record::Linked(link) => match trail.durable(link).await {
                 Ok(_) => Ok(()),
                 Err(e) if allow => {
                     tracing::warn!(error = %e, "statement runs before its trail record is durable (on_failure = \"allow\")");

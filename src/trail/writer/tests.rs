@@ -487,6 +487,8 @@ fn a_refused_statement_takes_its_result_with_it() {
         on_failure: OnFailure::Allow,
         parameters: opts.parameters,
         hash_key: HashKey::new([9; 32]),
+        live: AtomicUsize::new(0),
+        waiting: AtomicUsize::new(0),
     });
     let (durable_tx, durable_rx) = watch::channel(DurableState {
         seq: 0,
@@ -545,4 +547,48 @@ fn a_refused_statement_takes_its_result_with_it() {
     // Not yet durable in batched mode until written: the accepted link waits, then resolves.
     w.write_out(true).unwrap();
     assert_eq!(rt.block_on(ok.durable()).unwrap(), before);
+}
+
+/// Under `strict`, a group commits at the end of its window unless every registered session is
+/// waiting for it; then at once (no one else could join it).
+#[test]
+fn strict_group_closes_early_when_every_session_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), Durability::Strict, 1 << 20);
+    let window = Duration::from_millis(1000);
+    opts.group_commit = window;
+    let trail = start(opts, TrailMetrics::unregistered()).unwrap();
+    let handle = trail.handle();
+    rt().block_on(async move {
+        let _a = handle.register();
+        let b = handle.register();
+        // One of two sessions waits: the group waits out its window.
+        let started = Instant::now();
+        let link = handle.submit(&statement(1, 1)).await.unwrap();
+        handle.durable(&link).await.unwrap();
+        assert!(started.elapsed() >= window, "{:?}", started.elapsed());
+        // Both wait: the second one's arrival closes the group.
+        let started = Instant::now();
+        let first = handle.submit(&statement(1, 2)).await.unwrap();
+        let h = handle.clone();
+        let waiter = tokio::spawn(async move { h.durable(&first).await });
+        while handle.shared.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = handle.submit(&statement(2, 1)).await.unwrap();
+        handle.durable(&second).await.unwrap();
+        waiter.await.unwrap().unwrap();
+        assert!(
+            started.elapsed() < window.mul_f32(0.9),
+            "{:?}",
+            started.elapsed()
+        );
+        // A session gone: the one left alone closes its groups by itself.
+        drop(b);
+        let started = Instant::now();
+        let link = handle.submit(&statement(1, 3)).await.unwrap();
+        handle.durable(&link).await.unwrap();
+        assert!(started.elapsed() < window.mul_f32(0.9));
+    });
+    trail.shutdown().unwrap();
 }
