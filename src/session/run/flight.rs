@@ -2,6 +2,8 @@
 //! between forwarding it and its last result message (the trail record to pair the result with,
 //! the plan that masks its rows, counters).
 
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,10 +44,17 @@ pub const MAX_SUBJECTS: usize = 1000;
 const MAX_COUNTED: usize = 1 << 20;
 
 /// The data subjects of one statement's rows: keyed hashes of their `subject_key` values.
+///
+/// Every row is looked at, so this is cheap per row: distinct keys are told apart by a 128-bit
+/// SipHash under keys drawn at random for this statement (a collision is as likely as guessing
+/// a random 128-bit number), and the keyed BLAKE3 hash that goes into the trail is computed only
+/// for the first [`MAX_SUBJECTS`] distinct keys.
 pub struct Subjects {
     pub field: usize,
     key: std::sync::Arc<[u8; 32]>,
-    seen: std::collections::HashSet<[u8; 32]>,
+    /// Two independently keyed SipHash instances: their outputs make one 128-bit fingerprint.
+    fingerprint: (RandomState, RandomState),
+    seen: HashSet<u128, BuildHasherDefault<Fingerprinted>>,
     pub list: Vec<String>,
     pub total: u64,
 }
@@ -55,7 +64,8 @@ impl Subjects {
         Subjects {
             field,
             key,
-            seen: std::collections::HashSet::new(),
+            fingerprint: (RandomState::new(), RandomState::new()),
+            seen: HashSet::default(),
             list: Vec::new(),
             total: 0,
         }
@@ -66,17 +76,43 @@ impl Subjects {
         let Some(value) = nth_field(payload, self.field) else {
             return;
         };
-        let h = *blake3::keyed_hash(&self.key, value).as_bytes();
         if self.seen.len() >= MAX_COUNTED {
             self.total += 1;
             return;
         }
-        if self.seen.insert(h) {
+        let id = (u128::from(self.fingerprint.0.hash_one(value)) << 64)
+            | u128::from(self.fingerprint.1.hash_one(value));
+        if self.seen.insert(id) {
             self.total += 1;
             if self.list.len() < MAX_SUBJECTS {
-                self.list.push(crate::trail::record::hex_encode(&h));
+                let h = blake3::keyed_hash(&self.key, value);
+                self.list
+                    .push(crate::trail::record::hex_encode(h.as_bytes()));
             }
         }
+    }
+}
+
+/// The hasher of the `seen` set: its items are random-keyed SipHash outputs already, so their
+/// low 64 bits serve as the hash as they are.
+#[derive(Default)]
+struct Fingerprinted(u64);
+
+impl Hasher for Fingerprinted {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for other item types; folds the bytes in, still a valid hash.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        // Keeps the low 64 bits: no information is meant to be lost by the cast.
+        self.0 = u64::try_from(n & u128::from(u64::MAX)).unwrap_or(0);
     }
 }
 
