@@ -110,6 +110,17 @@ fn three(s: &str, sep: char) -> Option<(&str, &str, &str)> {
 /// `01`, so the field order (MDY or DMY) does not matter. Appends the masked date to `out` and
 /// answers `true`, or appends nothing and answers `false` when `s` is not a date.
 fn date_text(s: &str, out: &mut BytesMut) -> bool {
+    // The usual case, ISO `1990-05-17`, without splitting.
+    if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *s.as_bytes() {
+        if [y0, y1, y2, y3, m0, m1, d0, d1]
+            .iter()
+            .all(u8::is_ascii_digit)
+        {
+            out.put_slice(&[y0, y1, y2, y3]);
+            out.put_slice(b"-01-01");
+            return true;
+        }
+    }
     let (body, era) = split_era(s);
     let Some(sep) = body.chars().find(|c| matches!(c, '-' | '/' | '.')) else {
         return false;

@@ -73,14 +73,26 @@ pub(super) fn apply(mask: &Mask, s: &str, hidden: char, out: &mut impl Sink) {
     }
 }
 
+/// Number of characters of `s` (its length for ASCII, which most values are).
+fn char_count(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
 /// Byte offset of the `n`th character of `s` (its length when there are fewer).
 fn char_offset(s: &str, n: usize) -> usize {
+    if s.is_ascii() {
+        return n.min(s.len());
+    }
     s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
 }
 
 /// First `n` characters, `*` for the rest; at least one character is always hidden.
 pub(super) fn keep_first(s: &str, n: usize, out: &mut impl Sink) {
-    let len = s.chars().count();
+    let len = char_count(s);
     if len == 0 {
         return out.push_str(REDACTED);
     }
@@ -91,7 +103,7 @@ pub(super) fn keep_first(s: &str, n: usize, out: &mut impl Sink) {
 
 /// Last `n` characters, `*` for the rest; at least one character is always hidden.
 pub(super) fn keep_last(s: &str, n: usize, out: &mut impl Sink) {
-    let len = s.chars().count();
+    let len = char_count(s);
     if len == 0 {
         return out.push_str(REDACTED);
     }
@@ -235,11 +247,19 @@ pub(super) fn phone_tw(s: &str, out: &mut impl Sink) {
 /// have been seen (so a `Tel:` or `Fax` label before the number is not mistaken for one).
 fn without_extension(s: &str) -> &str {
     let mut digits = 0;
-    for (i, c) in s.char_indices() {
-        if c.is_ascii_digit() {
+    // Byte by byte: every marker but `轉` and `分` is ASCII, and those two are found by their
+    // whole encoding at a character boundary (a UTF-8 lead byte never occurs inside another
+    // character).
+    for (i, b) in s.bytes().enumerate() {
+        if b.is_ascii_digit() {
             digits += 1;
-        } else if digits >= 8 && matches!(c, '#' | 'x' | 'X' | 'e' | 'E' | '轉' | '分' | ',') {
-            return s.get(..i).unwrap_or(s);
+        } else if digits >= 8 {
+            let marker = matches!(b, b'#' | b'x' | b'X' | b'e' | b'E' | b',')
+                || s.get(i..)
+                    .is_some_and(|rest| rest.starts_with('轉') || rest.starts_with('分'));
+            if marker {
+                return s.get(..i).unwrap_or(s);
+            }
         }
     }
     s
@@ -250,7 +270,7 @@ fn without_extension(s: &str) -> &str {
 /// at most its first six, and one of four characters or fewer is hidden whole.
 pub(super) fn national_id_tw(s: &str, out: &mut impl Sink) {
     let s = s.trim();
-    keep_first(s, s.chars().count().saturating_sub(4).min(6), out);
+    keep_first(s, char_count(s).saturating_sub(4).min(6), out);
 }
 
 /// A name written in Latin letters (with spaces, hyphens, apostrophes, dots, commas), as opposed
