@@ -36,7 +36,8 @@ pub(super) fn year_only(
             true
         }
         (TypeClass::Date, Format::Text) => {
-            decode(value, Encoding::Other).is_some_and(|s| date_text(&s, out))
+            iso_date(value, out)
+                || decode(value, Encoding::Other).is_some_and(|s| date_text(&s, out))
         }
         (TypeClass::Timestamp, Format::Text) => {
             decode(value, Encoding::Other).is_some_and(|s| timestamp_text(&s, out))
@@ -105,21 +106,30 @@ fn three(s: &str, sep: char) -> Option<(&str, &str, &str)> {
     }
 }
 
+/// The usual case, an ISO date `1990-05-17`, read from its bytes: `date_text` without decoding
+/// or splitting.
+fn iso_date(value: &[u8], out: &mut BytesMut) -> bool {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *value else {
+        return false;
+    };
+    if ![y0, y1, y2, y3, m0, m1, d0, d1]
+        .iter()
+        .all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    out.put_slice(&[y0, y1, y2, y3]);
+    out.put_slice(b"-01-01");
+    true
+}
+
 /// A date in any DateStyle: ISO `1990-05-17`, SQL `05/17/1990` or `17/05/1990`, German
 /// `17.05.1990`, Postgres `05-17-1990`; each with an optional ` BC`. Day and month both become
 /// `01`, so the field order (MDY or DMY) does not matter. Appends the masked date to `out` and
 /// answers `true`, or appends nothing and answers `false` when `s` is not a date.
 fn date_text(s: &str, out: &mut BytesMut) -> bool {
-    // The usual case, ISO `1990-05-17`, without splitting.
-    if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *s.as_bytes() {
-        if [y0, y1, y2, y3, m0, m1, d0, d1]
-            .iter()
-            .all(u8::is_ascii_digit)
-        {
-            out.put_slice(&[y0, y1, y2, y3]);
-            out.put_slice(b"-01-01");
-            return true;
-        }
+    if iso_date(s.as_bytes(), out) {
+        return true;
     }
     let (body, era) = split_era(s);
     let Some(sep) = body.chars().find(|c| matches!(c, '-' | '/' | '.')) else {
