@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 pub use error::MaskParseError;
 
@@ -292,15 +292,33 @@ impl Encoding {
 
 /// Masks one field value. `None` means the client receives SQL NULL.
 pub fn apply(mask: &Mask, value: &[u8], ctx: &MaskCtx<'_>) -> Option<Bytes> {
+    let mut out = BytesMut::new();
+    apply_into(mask, value, ctx, &mut out).then(|| out.freeze())
+}
+
+/// Masks one field value, appending its replacement to `out` (the DataRow being built): the same
+/// bytes [`apply`] returns, without allocating for them. `false` means SQL NULL, and then nothing
+/// was appended.
+pub fn apply_into(mask: &Mask, value: &[u8], ctx: &MaskCtx<'_>, out: &mut BytesMut) -> bool {
     let class = TypeClass::of(ctx.type_oid);
     match mask {
-        Mask::Null => None,
-        Mask::Hash => hash::apply(value, class, ctx),
-        Mask::YearOnly => date::year_only(value, class, ctx),
+        Mask::Null => false,
+        Mask::Hash => match hash::apply(value, class, ctx) {
+            Some(hashed) => {
+                out.put_slice(&hashed);
+                true
+            }
+            None => false,
+        },
+        Mask::YearOnly => date::year_only(value, class, ctx, out),
         // Text -> `****`; no other type can hold it.
-        Mask::Redact => class
-            .text()
-            .map(|_| Bytes::from_static(REDACTED.as_bytes())),
+        Mask::Redact => {
+            let text = class.text().is_some();
+            if text {
+                out.put_slice(REDACTED.as_bytes());
+            }
+            text
+        }
         // A masked string is not a valid number, date, uuid…: SPEC says NULL for those.
         Mask::KeepFirst(_)
         | Mask::KeepLast(_)
@@ -309,24 +327,27 @@ pub fn apply(mask: &Mask, value: &[u8], ctx: &MaskCtx<'_>) -> Option<Bytes> {
         | Mask::NationalIdTw
         | Mask::NameZh
         | Mask::SurnameOnly
-        | Mask::CardLast4 => class.text().map(|blank_padded| {
-            mask_text_value(value, ctx.encoding, blank_padded, |s, hidden| {
-                text::apply(mask, s, hidden)
-            })
-        }),
+        | Mask::CardLast4 => match class.text() {
+            Some(blank_padded) => {
+                mask_text_value(mask, value, ctx.encoding, blank_padded, out);
+                true
+            }
+            None => false,
+        },
     }
 }
 
-/// Decodes a text-type value, masks it as a string, encodes it back; anything that does not
-/// decode or re-encode cleanly becomes [`REDACTED`].
+/// Decodes a text-type value, masks it as a string, encodes it back onto `out`; anything that
+/// does not decode or re-encode cleanly becomes [`REDACTED`].
 fn mask_text_value(
+    mask: &Mask,
     value: &[u8],
     encoding: Encoding,
     blank_padded: bool,
-    f: impl FnOnce(&str, char) -> String,
-) -> Bytes {
+    out: &mut BytesMut,
+) {
     let Some(s) = decode(value, encoding) else {
-        return Bytes::from_static(REDACTED.as_bytes());
+        return out.put_slice(REDACTED.as_bytes());
     };
     // bpchar pads with blanks that carry no data; masking them would only hide the length.
     let s = if blank_padded {
@@ -334,8 +355,19 @@ fn mask_text_value(
     } else {
         &s
     };
-    let masked = f(s, hidden_char(encoding));
-    encode(&masked, encoding).unwrap_or_else(|| Bytes::from_static(REDACTED.as_bytes()))
+    let hidden = hidden_char(encoding);
+    match encoding {
+        // Masks only ever write whole characters: the output is UTF-8 as it is written.
+        Encoding::Utf8 => text::apply(mask, s, hidden, &mut text::Utf8Out(out)),
+        Encoding::Big5 | Encoding::Other => {
+            let mut masked = String::with_capacity(s.len());
+            text::apply(mask, s, hidden, &mut masked);
+            match encode(&masked, encoding) {
+                Some(bytes) => out.put_slice(&bytes),
+                None => out.put_slice(REDACTED.as_bytes()),
+            }
+        }
+    }
 }
 
 /// The character standing for one hidden character of a name (SPEC: `王○明`). `○` (U+25CB) exists

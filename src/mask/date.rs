@@ -6,47 +6,50 @@
 //! A value already on January 1st masks to itself: that is its masked form, it discloses only
 //! the year.
 
-use bytes::Bytes;
+use bytes::{BufMut, BytesMut};
 
 use super::{decode, Encoding, Format, MaskCtx, TypeClass, REDACTED};
 
 /// Microseconds per day.
 const USECS_PER_DAY: i64 = 86_400_000_000;
 
-pub(super) fn year_only(value: &[u8], class: TypeClass, ctx: &MaskCtx<'_>) -> Option<Bytes> {
+/// Appends the masked value to `out`; `false` for NULL (nothing appended).
+pub(super) fn year_only(
+    value: &[u8],
+    class: TypeClass,
+    ctx: &MaskCtx<'_>,
+    out: &mut BytesMut,
+) -> bool {
     match (class, ctx.format) {
         (TypeClass::Date, Format::Binary) => {
-            let days = i32::from_be_bytes(value.try_into().ok()?);
-            // i32::MIN / i32::MAX are -infinity / infinity: no year to keep.
-            if days == i32::MIN || days == i32::MAX {
-                return None;
-            }
-            let year = civil_from_days(i64::from(days)).0;
-            let jan1 = i32::try_from(days_from_civil(year, 1, 1)).ok()?;
-            Some(Bytes::copy_from_slice(&jan1.to_be_bytes()))
+            let Some(jan1) = binary_date(value) else {
+                return false;
+            };
+            out.put_slice(&jan1.to_be_bytes());
+            true
         }
         (TypeClass::Timestamp, Format::Binary) => {
-            let usecs = i64::from_be_bytes(value.try_into().ok()?);
-            if usecs == i64::MIN || usecs == i64::MAX {
-                return None;
-            }
-            let year = civil_from_days(usecs.div_euclid(USECS_PER_DAY)).0;
-            let jan1 = days_from_civil(year, 1, 1).checked_mul(USECS_PER_DAY)?;
-            Some(Bytes::copy_from_slice(&jan1.to_be_bytes()))
+            let Some(jan1) = binary_timestamp(value) else {
+                return false;
+            };
+            out.put_slice(&jan1.to_be_bytes());
+            true
         }
         (TypeClass::Date, Format::Text) => {
-            let s = decode(value, Encoding::Other)?;
-            date_text(&s).map(Bytes::from)
+            iso_date(value, out)
+                || decode(value, Encoding::Other).is_some_and(|s| date_text(&s, out))
         }
         (TypeClass::Timestamp, Format::Text) => {
-            let s = decode(value, Encoding::Other)?;
-            timestamp_text(&s).map(Bytes::from)
+            decode(value, Encoding::Other).is_some_and(|s| timestamp_text(&s, out))
         }
         // A date kept in a text column: mask it if it looks like one, otherwise hide it.
         (TypeClass::Text { .. }, Format::Text | Format::Binary) => {
             let masked = decode(value, ctx.encoding)
-                .and_then(|s| date_text(s.trim()).or_else(|| timestamp_text(s.trim())));
-            Some(Bytes::from(masked.unwrap_or_else(|| REDACTED.to_owned())))
+                .is_some_and(|s| date_text(s.trim(), out) || timestamp_text(s.trim(), out));
+            if !masked {
+                out.put_slice(REDACTED.as_bytes());
+            }
+            true
         }
         (
             TypeClass::Int2
@@ -57,8 +60,29 @@ pub(super) fn year_only(value: &[u8], class: TypeClass, ctx: &MaskCtx<'_>) -> Op
             | TypeClass::Bytea
             | TypeClass::Other,
             Format::Text | Format::Binary,
-        ) => None,
+        ) => false,
     }
+}
+
+/// A binary date's January 1st.
+fn binary_date(value: &[u8]) -> Option<i32> {
+    let days = i32::from_be_bytes(value.try_into().ok()?);
+    // i32::MIN / i32::MAX are -infinity / infinity: no year to keep.
+    if days == i32::MIN || days == i32::MAX {
+        return None;
+    }
+    let year = civil_from_days(i64::from(days)).0;
+    i32::try_from(days_from_civil(year, 1, 1)).ok()
+}
+
+/// A binary timestamp's January 1st, midnight.
+fn binary_timestamp(value: &[u8]) -> Option<i64> {
+    let usecs = i64::from_be_bytes(value.try_into().ok()?);
+    if usecs == i64::MIN || usecs == i64::MAX {
+        return None;
+    }
+    let year = civil_from_days(usecs.div_euclid(USECS_PER_DAY)).0;
+    days_from_civil(year, 1, 1).checked_mul(USECS_PER_DAY)
 }
 
 /// Splits a trailing ` BC` off a date/timestamp text.
@@ -73,41 +97,85 @@ fn all_digits(s: &str, min: usize, max: usize) -> bool {
     (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The three parts of `s` split at `sep`; `None` unless there are exactly three.
+fn three(s: &str, sep: char) -> Option<(&str, &str, &str)> {
+    let mut parts = s.split(sep);
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), Some(c), None) => Some((a, b, c)),
+        _ => None,
+    }
+}
+
+/// The usual case, an ISO date `1990-05-17`, read from its bytes: `date_text` without decoding
+/// or splitting.
+fn iso_date(value: &[u8], out: &mut BytesMut) -> bool {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *value else {
+        return false;
+    };
+    if ![y0, y1, y2, y3, m0, m1, d0, d1]
+        .iter()
+        .all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    out.put_slice(&[y0, y1, y2, y3]);
+    out.put_slice(b"-01-01");
+    true
+}
+
 /// A date in any DateStyle: ISO `1990-05-17`, SQL `05/17/1990` or `17/05/1990`, German
 /// `17.05.1990`, Postgres `05-17-1990`; each with an optional ` BC`. Day and month both become
-/// `01`, so the field order (MDY or DMY) does not matter.
-fn date_text(s: &str) -> Option<String> {
+/// `01`, so the field order (MDY or DMY) does not matter. Appends the masked date to `out` and
+/// answers `true`, or appends nothing and answers `false` when `s` is not a date.
+fn date_text(s: &str, out: &mut BytesMut) -> bool {
+    if iso_date(s.as_bytes(), out) {
+        return true;
+    }
     let (body, era) = split_era(s);
-    let sep = body.chars().find(|c| matches!(c, '-' | '/' | '.'))?;
-    let parts: Vec<&str> = body.split(sep).collect();
-    let [a, b, c] = parts.as_slice() else {
-        return None;
+    let Some(sep) = body.chars().find(|c| matches!(c, '-' | '/' | '.')) else {
+        return false;
+    };
+    let Some((a, b, c)) = three(body, sep) else {
+        return false;
     };
     if sep == '-' && all_digits(a, 4, 7) && all_digits(b, 1, 2) && all_digits(c, 1, 2) {
-        return Some(format!("{a}-01-01{era}"));
+        out.put_slice(a.as_bytes());
+        out.put_slice(b"-01-01");
+        out.put_slice(era.as_bytes());
+        return true;
     }
     if all_digits(a, 1, 2) && all_digits(b, 1, 2) && all_digits(c, 4, 7) {
-        return Some(format!("01{sep}01{sep}{c}{era}"));
+        let mut buf = [0u8; 4];
+        let sep = sep.encode_utf8(&mut buf).as_bytes();
+        out.put_slice(b"01");
+        out.put_slice(sep);
+        out.put_slice(b"01");
+        out.put_slice(sep);
+        out.put_slice(c.as_bytes());
+        out.put_slice(era.as_bytes());
+        return true;
     }
-    None
+    false
 }
 
 /// An ISO-style timestamp (`1990-05-17 13:45:12.5`, with `+08`, `-03:30` etc. for timestamptz)
-/// becomes `1990-01-01 00:00:00` with the same offset and era. Other DateStyles give `None`
-/// (NULL): their zone abbreviations cannot be carried over safely.
+/// becomes `1990-01-01 00:00:00` with the same offset and era. Other DateStyles give `false`
+/// (nothing appended; NULL): their zone abbreviations cannot be carried over safely.
 ///
 /// The offset kept is the value's own. In a zone with daylight saving time, January's offset
 /// differs (`-04` in July, `-05` in January for New York), so the masked instant is an hour off
 /// the server's `date_trunc('year', …)`; we have no time zone database to do better, and the
 /// value is still a valid timestamptz in the right year.
-fn timestamp_text(s: &str) -> Option<String> {
+fn timestamp_text(s: &str, out: &mut BytesMut) -> bool {
     let (body, era) = split_era(s);
-    let (date, time) = body.split_once(' ')?;
-    let [year, month, day] = date.split('-').collect::<Vec<_>>()[..] else {
-        return None;
+    let Some((date, time)) = body.split_once(' ') else {
+        return false;
+    };
+    let Some((year, month, day)) = three(date, '-') else {
+        return false;
     };
     if !(all_digits(year, 4, 7) && all_digits(month, 2, 2) && all_digits(day, 2, 2)) {
-        return None;
+        return false;
     }
     let offset_at = time.find(['+', '-']).unwrap_or(time.len());
     let (clock, offset) = time.split_at(offset_at);
@@ -120,9 +188,13 @@ fn timestamp_text(s: &str) -> Option<String> {
         .skip(1)
         .all(|b| b.is_ascii_digit() || b == b':');
     if !(clock_ok && offset_ok) {
-        return None;
+        return false;
     }
-    Some(format!("{year}-01-01 00:00:00{offset}{era}"))
+    out.put_slice(year.as_bytes());
+    out.put_slice(b"-01-01 00:00:00");
+    out.put_slice(offset.as_bytes());
+    out.put_slice(era.as_bytes());
+    true
 }
 
 /// Days since 2000-01-01 -> (year, month, day) in the proleptic Gregorian calendar

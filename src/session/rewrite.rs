@@ -169,7 +169,8 @@ impl ResultPlan {
     /// `masked[i]` for each field i masked or redacted (masked.len() == fields()). A NULL field
     /// stays NULL and is not counted: it held no value to hide.
     ///
-    /// On error `out` is left as it was: no partial message is ever appended.
+    /// On error `out` is left as it was and nothing is counted: no partial message is ever
+    /// appended.
     pub fn rewrite_data_row(
         &self,
         payload: &[u8],
@@ -177,22 +178,44 @@ impl ResultPlan {
         masked: &mut [u64],
     ) -> Result<(), RewriteError> {
         let start = out.len();
-        let result = self.write_data_row(payload, out, masked);
+        let mut counted = 0;
+        let result = self.write_data_row(payload, out, masked, &mut counted);
         if result.is_err() {
             out.truncate(start);
+            self.uncount(payload, counted, masked);
         }
         result
     }
 
+    /// One pass over the row: each field is read, checked and written (masked where the plan
+    /// says so) straight into `out`, and the message length is filled in at the end.
+    /// `counted`: how many fields have been written and counted so far.
     fn write_data_row(
         &self,
         payload: &[u8],
         out: &mut BytesMut,
         masked: &mut [u64],
+        counted: &mut usize,
     ) -> Result<(), RewriteError> {
-        let (raw_count, values) = self.values(payload)?;
+        let (raw_count, rest) =
+            read_i16(payload).ok_or(RewriteError::data_row("no field count"))?;
+        let count = usize::try_from(raw_count)
+            .map_err(|_| RewriteError::data_row("negative field count"))?;
+        if count != self.fields.len() {
+            return Err(RewriteError::FieldCount {
+                expected: self.fields.len(),
+                found: count,
+            });
+        }
+        let mut values = Values { rest, left: count };
         if self.passthrough {
-            // Checked above; nothing to mask: the payload goes out as it came.
+            // Nothing to mask: the payload goes out as it came, once its framing is checked.
+            for value in values.by_ref() {
+                value?;
+            }
+            if !values.rest.is_empty() {
+                return Err(RewriteError::data_row("bytes after the last field"));
+            }
             let len = payload
                 .len()
                 .checked_add(4)
@@ -205,13 +228,14 @@ impl ResultPlan {
             return Ok(());
         }
         // Most rows shrink or grow by a few bytes; reserve once for the common case.
-        out.reserve(payload.len().saturating_add(5));
+        out.reserve(payload.len().saturating_add(5 + 4 * count));
+        let start = out.len();
         out.put_u8(DATA_ROW_TAG);
-        let len_at = out.len();
         out.put_i32(0);
         out.put_i16(raw_count);
-        for (field, value) in self.fields.iter().zip(values.clone()) {
-            match (field.mask, value?) {
+        for (i, field) in self.fields.iter().enumerate() {
+            let value = values.read()?;
+            match (field.mask, value) {
                 (None | Some(_), None) => out.put_i32(-1),
                 (None, Some(value)) => put_value(out, value)?,
                 (Some(mask), Some(value)) => {
@@ -221,49 +245,45 @@ impl ResultPlan {
                         encoding: self.encoding,
                         hash_key: &self.hash_key,
                     };
-                    // `None`: NULL, including "this mask cannot express this type/format".
-                    match mask::apply(&mask, value, &ctx) {
-                        Some(replacement) => put_value(out, &replacement)?,
-                        None => out.put_i32(-1),
+                    // The length is filled in once the mask has written the value. `false`:
+                    // NULL, including "this mask cannot express this type/format".
+                    let len_at = out.len();
+                    out.put_i32(-1);
+                    if mask::apply_into(&mask, value, &ctx, out) {
+                        let len = i32::try_from(out.len() - len_at - 4)
+                            .map_err(|_| RewriteError::RowTooLong)?;
+                        patch_i32(out, len_at, len);
+                    }
+                    if let Some(n) = masked.get_mut(i) {
+                        *n = n.saturating_add(1);
                     }
                 }
             }
+            *counted = i + 1;
         }
-        let len = i32::try_from(out.len() - len_at).map_err(|_| RewriteError::RowTooLong)?;
-        if let Some(slot) = out.get_mut(len_at..len_at + 4) {
-            slot.copy_from_slice(&len.to_be_bytes());
+        if !values.rest.is_empty() {
+            return Err(RewriteError::data_row("bytes after the last field"));
         }
-        // Counted only once the row is written, so a rejected row counts nothing.
-        for ((field, value), n) in self.fields.iter().zip(values).zip(masked.iter_mut()) {
-            if field.mask.is_some() && matches!(value, Ok(Some(_))) {
-                *n = n.saturating_add(1);
-            }
-        }
+        let len = i32::try_from(out.len() - start - 1).map_err(|_| RewriteError::RowTooLong)?;
+        patch_i32(out, start + 1, len);
         Ok(())
     }
 
-    /// Checks a DataRow's framing against the plan, then hands back its field count and an
-    /// iterator over its values (which, checked, yields no error).
-    fn values<'a>(&self, payload: &'a [u8]) -> Result<(i16, Values<'a>), RewriteError> {
-        let (raw_count, rest) =
-            read_i16(payload).ok_or(RewriteError::data_row("no field count"))?;
-        let count = usize::try_from(raw_count)
-            .map_err(|_| RewriteError::data_row("negative field count"))?;
-        if count != self.fields.len() {
-            return Err(RewriteError::FieldCount {
-                expected: self.fields.len(),
-                found: count,
-            });
+    /// Takes back what a rejected row counted in its first `counted` fields (which were read
+    /// without error, so they read again the same).
+    fn uncount(&self, payload: &[u8], counted: usize, masked: &mut [u64]) {
+        let Some((_, rest)) = read_i16(payload) else {
+            return;
+        };
+        let values = Values {
+            rest,
+            left: counted,
+        };
+        for ((field, value), n) in self.fields.iter().zip(values).zip(masked.iter_mut()) {
+            if field.mask.is_some() && matches!(value, Ok(Some(_))) {
+                *n = n.saturating_sub(1);
+            }
         }
-        let values = Values { rest, left: count };
-        let mut check = values.clone();
-        for value in check.by_ref() {
-            value?;
-        }
-        if !check.rest.is_empty() {
-            return Err(RewriteError::data_row("bytes after the last field"));
-        }
-        Ok((raw_count, values))
     }
 
     /// Same plan with other result formats (for a Bind's result-format codes applied to a
@@ -339,6 +359,13 @@ impl<'a> Values<'a> {
             .ok_or(RewriteError::data_row("field runs past the message end"))?;
         self.rest = rest;
         Ok(Some(value))
+    }
+}
+
+/// Overwrites the 4 bytes at `at` of `out` (written before as a placeholder) with `value`.
+fn patch_i32(out: &mut BytesMut, at: usize, value: i32) {
+    if let Some(slot) = out.get_mut(at..at + 4) {
+        slot.copy_from_slice(&value.to_be_bytes());
     }
 }
 

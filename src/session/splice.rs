@@ -50,6 +50,16 @@ impl Splice {
         self.run_start = end;
     }
 
+    /// Makes room in the replacement buffer for the rest of the chunk from `at` when it is nearly
+    /// full: a chunk whose rows are all rewritten then fills one buffer instead of growing it
+    /// (and copying it) again and again.
+    pub fn reserve_rest(&mut self, at: usize) {
+        if self.scratch.capacity() - self.scratch.len() < 1024 {
+            let rest = self.chunk.len().saturating_sub(at);
+            self.scratch.reserve(rest.saturating_add(rest / 8));
+        }
+    }
+
     /// Bytes inserted before the frame at `at`, which itself is kept.
     pub fn insert(&mut self, at: usize, out: &mut Outbox, write: impl FnOnce(&mut BytesMut)) {
         self.cut(at, out);

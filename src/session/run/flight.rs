@@ -2,6 +2,11 @@
 //! between forwarding it and its last result message (the trail record to pair the result with,
 //! the plan that masks its rows, counters).
 
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,13 +46,71 @@ pub const MAX_SUBJECTS: usize = 1000;
 /// Distinct subjects counted exactly up to this many per statement (then rows count).
 const MAX_COUNTED: usize = 1 << 20;
 
+/// Bytes of subject keys kept while they come in ascending order (past this, a set is cheaper).
+const MAX_ASCENDING_BYTES: usize = 16 << 20;
+
 /// The data subjects of one statement's rows: keyed hashes of their `subject_key` values.
+///
+/// Every row is looked at, so this is cheap per row. While each key is greater than the one
+/// before (by length, then bytes: a strict order, so such keys are all distinct; a result in key
+/// order, such as a table read by its primary key, stays in this mode), the keys are only
+/// appended to a buffer. Otherwise distinct keys are told apart by a 128-bit SipHash under keys
+/// drawn at random for this statement (a collision is as likely as guessing a random 128-bit
+/// number). The keyed BLAKE3 hash that goes into the trail is computed only for the first
+/// [`MAX_SUBJECTS`] distinct keys.
 pub struct Subjects {
     pub field: usize,
     key: std::sync::Arc<[u8; 32]>,
-    seen: std::collections::HashSet<[u8; 32]>,
+    /// `Some` while the keys have come in ascending order: all of them, one after the other.
+    /// (Boxed: a `Stmt` without subjects should stay small.)
+    ascending: Option<Box<Ascending>>,
+    /// Two independently keyed SipHash instances: their outputs make one 128-bit fingerprint.
+    fingerprint: (RandomState, RandomState),
+    seen: HashSet<u128, BuildHasherDefault<Fingerprinted>>,
     pub list: Vec<String>,
     pub total: u64,
+}
+
+/// Subject keys in ascending order, concatenated.
+#[derive(Default)]
+struct Ascending {
+    bytes: Vec<u8>,
+    /// Where each key ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Ascending {
+    fn last(&self) -> Option<&[u8]> {
+        let end = *self.ends.last()?;
+        let start = self
+            .ends
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.ends.get(i))
+            .copied()
+            .unwrap_or(0);
+        self.bytes.get(start..end)
+    }
+
+    /// Whether `value` comes after every key so far.
+    fn is_next(&self, value: &[u8]) -> bool {
+        match self.last() {
+            None => self.ends.is_empty(),
+            Some(last) => (value.len(), value) > (last.len(), last),
+        }
+    }
+
+    fn push(&mut self, value: &[u8]) {
+        self.bytes.extend_from_slice(value);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| self.bytes.get(start..end).unwrap_or_default())
+    }
 }
 
 impl Subjects {
@@ -55,7 +118,9 @@ impl Subjects {
         Subjects {
             field,
             key,
-            seen: std::collections::HashSet::new(),
+            ascending: Some(Box::default()),
+            fingerprint: (RandomState::new(), RandomState::new()),
+            seen: HashSet::default(),
             list: Vec::new(),
             total: 0,
         }
@@ -66,17 +131,72 @@ impl Subjects {
         let Some(value) = nth_field(payload, self.field) else {
             return;
         };
-        let h = *blake3::keyed_hash(&self.key, value).as_bytes();
-        if self.seen.len() >= MAX_COUNTED {
+        let distinct = self
+            .ascending
+            .as_ref()
+            .map_or(self.seen.len(), |a| a.ends.len());
+        if distinct >= MAX_COUNTED {
             self.total += 1;
             return;
         }
-        if self.seen.insert(h) {
-            self.total += 1;
-            if self.list.len() < MAX_SUBJECTS {
-                self.list.push(crate::trail::record::hex_encode(&h));
+        if let Some(asc) = &mut self.ascending {
+            if asc.is_next(value) && asc.bytes.len() < MAX_ASCENDING_BYTES {
+                asc.push(value);
+                self.new_subject(value);
+                return;
+            }
+            // Out of order (or too much to keep): from here on, the set.
+            if let Some(asc) = self.ascending.take() {
+                self.seen.reserve(asc.ends.len());
+                for key in asc.keys() {
+                    let id = self.id(key);
+                    self.seen.insert(id);
+                }
             }
         }
+        let id = self.id(value);
+        if self.seen.insert(id) {
+            self.new_subject(value);
+        }
+    }
+
+    /// The 128-bit fingerprint of a key.
+    fn id(&self, value: &[u8]) -> u128 {
+        (u128::from(self.fingerprint.0.hash_one(value)) << 64)
+            | u128::from(self.fingerprint.1.hash_one(value))
+    }
+
+    /// A key not seen before in this result.
+    fn new_subject(&mut self, value: &[u8]) {
+        self.total += 1;
+        if self.list.len() < MAX_SUBJECTS {
+            let h = blake3::keyed_hash(&self.key, value);
+            self.list
+                .push(crate::trail::record::hex_encode(h.as_bytes()));
+        }
+    }
+}
+
+/// The hasher of the `seen` set: its items are random-keyed SipHash outputs already, so their
+/// low 64 bits serve as the hash as they are.
+#[derive(Default)]
+struct Fingerprinted(u64);
+
+impl Hasher for Fingerprinted {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for other item types; folds the bytes in, still a valid hash.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        // Keeps the low 64 bits: no information is meant to be lost by the cast.
+        self.0 = u64::try_from(n & u128::from(u64::MAX)).unwrap_or(0);
     }
 }
 

@@ -50,38 +50,44 @@ fn duration_label(op: Option<Op>) -> &'static str {
 impl Relay {
     /// Handles the server frames of `chunk` (whole frames only) and queues them for the client.
     pub(super) async fn on_upstream_chunk(&mut self, chunk: Bytes) -> Result<(), String> {
-        let mut splice = Splice::new(chunk);
+        let mut splice = Splice::new(chunk.clone());
         let mut at = 0usize;
-        while let Some((tag, end)) = frame_bounds(splice.chunk(), at) {
-            let payload = splice.chunk().slice(at + HEADER_LEN..end);
+        while let Some((tag, end)) = frame_bounds(&chunk, at) {
             self.bytes_out += u64::try_from(end - at).unwrap_or(0);
-            let matched = self
-                .tracker
-                .on_server(tag, &payload)
-                .map_err(|e| format!("from the database: {e}"))?;
             if tag == b'D' {
-                // The hot path: rows of a plan-less statement pass as they are.
+                // The hot path: no `Bytes` per row (the tracker needs a payload only for
+                // RowDescription), and rows of a plan-less statement pass as they are.
+                self.tracker
+                    .on_server(tag, &Bytes::new())
+                    .map_err(|e| format!("from the database: {e}"))?;
+                let payload = chunk.get(at + HEADER_LEN..end).unwrap_or_default();
                 if let Some(stmt) = self.flights.front_mut().and_then(|f| f.current()) {
                     stmt.rows += 1;
                     if let Some(s) = &mut stmt.subjects {
-                        s.see_row(&payload);
+                        s.see_row(payload);
                     }
                     if let Some(plan) = &stmt.plan {
                         let masked = &mut stmt.masked;
                         let mut failed = false;
+                        splice.reserve_rest(at);
                         splice.replace(at, end, &mut self.to_client, |out| {
-                            failed = plan.rewrite_data_row(&payload, out, masked).is_err();
+                            failed = plan.rewrite_data_row(payload, out, masked).is_err();
                         });
                         if failed {
                             return Err("a result row does not match its row description".into());
                         }
                     } else if stmt.blind {
-                        splice.replace(at, end, &mut self.to_client, |out| null_row(&payload, out));
+                        splice.replace(at, end, &mut self.to_client, |out| null_row(payload, out));
                     }
                 }
                 at = end;
                 continue;
             }
+            let payload = chunk.slice(at + HEADER_LEN..end);
+            let matched = self
+                .tracker
+                .on_server(tag, &payload)
+                .map_err(|e| format!("from the database: {e}"))?;
             match self.server_frame(tag, &payload, matched).await {
                 Out::Forward => {}
                 Out::Drop => splice.replace(at, end, &mut self.to_client, |_| {}),
