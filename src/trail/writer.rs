@@ -7,7 +7,7 @@
 //!   records are written at once and fsynced every `group_commit`; `async` — written at once,
 //!   the OS decides (fsync only when a segment is sealed).
 //! * Segments rotate by size and age; a rotated segment is sealed with a signed checkpoint,
-//!   fsynced and (optionally) compressed on a thread of its own ([`compressor`]), so the
+//!   fsynced and (optionally) compressed on a thread of its own (`compressor`), so the
 //!   writer goes on chaining meanwhile. Periodic checkpoints every N records or N seconds.
 //!   A clean stop seals with `"stop":true`.
 //! * Crash recovery on start truncates a torn tail, appends a `recovery` checkpoint and
