@@ -2,6 +2,7 @@
 //! client, and on shutdown stops accepting, lets sessions finish their work for the grace period
 //! (idle sessions are closed at once), then closes the rest.
 
+pub mod threads;
 pub mod tls;
 
 use std::future::Future;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -36,6 +38,8 @@ pub struct ListenerOptions {
     pub max_connections: usize,
     pub shutdown_grace: Duration,
     pub max_frame_bytes: u32,
+    /// Session threads (`listen.threads`), at least one.
+    pub threads: usize,
 }
 
 /// Serves clients on `listener` until `shutdown` completes, then drains.
@@ -60,6 +64,15 @@ pub async fn run(
         hard_stop: stop_rx,
         guard,
     };
+    // Sessions run on threads of their own (see `threads`); should they fail to start, on this
+    // runtime instead.
+    let threads = match threads::SessionThreads::start(opts.threads) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start session threads; sessions share the main runtime");
+            None
+        }
+    };
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     let mut sessions = JoinSet::new();
     tokio::pin!(shutdown);
@@ -79,12 +92,29 @@ pub async fn run(
                 let metrics = metrics.clone();
                 match slots.clone().try_acquire_owned() {
                     Ok(permit) => {
-                        sessions.spawn(async move {
+                        // The socket moves to the session's thread: it is registered with the
+                        // runtime that polls it.
+                        let handle = threads.as_ref().map_or_else(Handle::current, |t| t.pick());
+                        let std_tcp = match tcp.into_std() {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::warn!(error = %e, %peer, "cannot hand the connection to a session thread");
+                                continue;
+                            }
+                        };
+                        sessions.spawn_on(async move {
+                            let tcp = match tokio::net::TcpStream::from_std(std_tcp) {
+                                Ok(t) => t,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, %peer, "cannot register the connection on its session thread");
+                                    return;
+                                }
+                            };
                             metrics.connections_active.inc();
                             crate::session::serve(tcp, peer, ctx).await;
                             metrics.connections_active.dec();
                             drop(permit);
-                        });
+                        }, &handle);
                     }
                     Err(_) => {
                         metrics.connection(ConnectionOutcome::Refused);

@@ -103,26 +103,19 @@ impl AsyncWrite for Stream {
 impl Stream {
     /// Reads what is available into `buf`, appending at most `want` bytes.
     ///
-    /// This goes through `poll_read` on a zero-filled tail rather than `try_read_buf` into
-    /// uninitialised capacity: tokio's `poll_read` treats a short read as proof that the socket
-    /// is drained and clears its readiness, which saves one `EAGAIN` read per wake-up, worth more
-    /// than zeroing a few kilobytes (the caller sizes `want` to what recent reads returned).
+    /// Reads into the buffer's uninitialised capacity (no zero-filling: that cost ~3% of the
+    /// proxy's CPU at pgbench rates) through `poll_read`, which treats a short read as proof
+    /// that the socket is drained and clears its readiness, saving one `EAGAIN` read per
+    /// wake-up (the caller sizes `want` to what recent reads returned).
     pub fn poll_read_buf(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut bytes::BytesMut,
         want: usize,
     ) -> Poll<io::Result<usize>> {
-        let start = buf.len();
-        buf.resize(start + want.max(1), 0);
-        let mut rb = ReadBuf::new(buf.get_mut(start..).unwrap_or(&mut []));
-        let res = Pin::new(&mut *self).poll_read(cx, &mut rb);
-        let filled = rb.filled().len();
-        buf.truncate(start + filled);
-        match res {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(filled)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        let want = want.max(1);
+        buf.reserve(want);
+        let mut limited = bytes::BufMut::limit(&mut *buf, want);
+        tokio_util::io::poll_read_buf(Pin::new(self), cx, &mut limited)
     }
 }

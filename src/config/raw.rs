@@ -59,6 +59,10 @@ pub struct RawListen {
     /// Largest message accepted from either side, in bytes. Default 1 GiB - 1 (PostgreSQL's own).
     #[serde(default = "default_max_frame_bytes")]
     pub max_frame_bytes: u32,
+    /// Threads sessions run on. Default: half the machine's cores, at least one (trailmask is a
+    /// sidecar: the database needs the rest).
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 impl Default for RawListen {
@@ -69,6 +73,7 @@ impl Default for RawListen {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            threads: None,
         }
     }
 }

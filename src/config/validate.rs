@@ -62,6 +62,9 @@ fn check_address(key: &str, value: &str, problems: &mut Vec<String>) -> bool {
 fn listen(raw: &RawListen, problems: &mut Vec<String>) -> Option<ListenerOptions> {
     let before = problems.len();
     check_address("listen.address", &raw.address, problems);
+    if raw.threads == Some(0) {
+        problems.push("listen.threads = 0 leaves no thread to run sessions; use 1 or more, or leave it out (half the cores)".into());
+    }
     if raw.max_connections == 0 {
         problems.push("listen.max_connections = 0 would refuse every client; use 1 or more".into());
     }
@@ -108,6 +111,9 @@ fn listen(raw: &RawListen, problems: &mut Vec<String>) -> Option<ListenerOptions
         max_connections: raw.max_connections,
         shutdown_grace: Duration::from_secs(raw.shutdown_grace_secs),
         max_frame_bytes: raw.max_frame_bytes,
+        threads: raw.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (usize::from(n) / 2).max(1))
+        }),
     })
 }
 

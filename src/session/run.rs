@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
 
 use super::auth::{self, AuthError};
 use super::extended::Tracker;
@@ -262,6 +263,16 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
     }
 }
 
+/// The next stop level the listener announces (`STOP_NOW` when it is gone), with the receiver
+/// back for the next wait.
+async fn next_stop_level(mut rx: watch::Receiver<u8>) -> (u8, watch::Receiver<u8>) {
+    let level = match rx.changed().await {
+        Ok(()) => *rx.borrow_and_update(),
+        Err(_) => crate::listener::STOP_NOW,
+    };
+    (level, rx)
+}
+
 fn session_start(identity: &Identity, role: String, auth: Auth) -> Body {
     Body::SessionStart(SessionStart {
         session: identity.id.0,
@@ -290,22 +301,25 @@ impl End {
 
 impl Relay {
     async fn run(&mut self, ctx: &SessionContext) -> End {
-        let mut stop = ctx.hard_stop.clone();
+        // One stop watcher for the whole session, not one per event (each would register with
+        // the watch channel anew).
+        let mut stop = Box::pin(next_stop_level(ctx.hard_stop.clone()));
         let mut draining = false;
         loop {
             if draining && self.state.is_idle() && self.to_client.is_empty() {
                 return self.close_for_shutdown().await;
             }
             let event = tokio::select! {
-                ev = std::future::poll_fn(|cx| self.poll_io(cx)) => ev,
-                changed = stop.changed() => {
-                    let level = if changed.is_ok() { *stop.borrow() } else { crate::listener::STOP_NOW };
+                biased;
+                (level, rx) = &mut stop => {
                     if level >= crate::listener::STOP_NOW {
                         return self.close_for_shutdown().await;
                     }
                     draining = level >= crate::listener::STOP_DRAIN;
+                    stop.set(next_stop_level(rx));
                     continue;
                 }
+                ev = std::future::poll_fn(|cx| self.poll_io(cx)) => ev,
             };
             let outcome = match event {
                 Event::ClientData => self.on_client_data().await,

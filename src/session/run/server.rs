@@ -142,6 +142,8 @@ impl Relay {
                 _ => Out::Forward,
             },
             b'1' | b'2' if matched == Matched::Injected => Out::Drop,
+            // Nothing in flight (a session trailmask only relays): nothing to end.
+            b'C' | b'I' | b's' if self.flights.is_empty() => Out::Forward,
             b'C' | b'I' | b's' => {
                 let tag_text = if tag == b'C' {
                     let end = payload
