@@ -61,15 +61,6 @@ impl fmt::Debug for CatalogOptions {
     }
 }
 
-/// Which digest a probe asks for.
-#[derive(Debug, Clone, Copy)]
-enum Probe {
-    /// `load::DIGEST_SQL`.
-    Whole,
-    /// `load::VIEWS_DIGEST_SQL`.
-    Views,
-}
-
 /// A password that never shows in `Debug` output or logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -162,7 +153,7 @@ impl Catalog {
     /// Whether the catalog of `snapshot.database` changed since `snapshot` was loaded (one
     /// small query on a kept connection). Errors count as changed.
     pub async fn changed_since(&self, snapshot: &Snapshot) -> bool {
-        self.probe(&snapshot.database, Probe::Whole)
+        self.probe(&snapshot.database, load::DIGEST_SQL)
             .await
             .is_none_or(|d| d != snapshot.digest)
     }
@@ -170,14 +161,15 @@ impl Catalog {
     /// Whether any view definition of `snapshot.database` changed since `snapshot` was loaded
     /// (a cheaper probe than [`Catalog::changed_since`]). Errors count as changed.
     pub async fn views_changed_since(&self, snapshot: &Snapshot) -> bool {
-        self.probe(&snapshot.database, Probe::Views)
+        self.probe(&snapshot.database, load::VIEWS_DIGEST_SQL)
             .await
             .is_none_or(|d| d != snapshot.views_digest)
     }
 
-    /// Asks a digest on the database's kept connection (reconnecting once); None on failure.
+    /// Asks a digest query (`load::DIGEST_SQL` or `load::VIEWS_DIGEST_SQL`) on the database's
+    /// kept connection (reconnecting once); None on failure.
     /// The lock covers only finding the connection, so sessions' probes run side by side.
-    async fn probe(&self, db: &str, which: Probe) -> Option<String> {
+    async fn probe(&self, db: &str, sql: &str) -> Option<String> {
         for attempt in 0..2 {
             let client = {
                 let mut probes = self.probes.lock().await;
@@ -196,11 +188,7 @@ impl Catalog {
                     },
                 }
             };
-            let answer = match which {
-                Probe::Whole => load::digest(&client, db).await,
-                Probe::Views => load::views_digest(&client, db).await,
-            };
-            match answer {
+            match load::probe(&client, db, sql).await {
                 Ok(d) => return Some(d),
                 Err(e) if attempt == 0 => {
                     tracing::debug!(database = %db, error = %e, "catalog probe failed; reconnecting");

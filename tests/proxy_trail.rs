@@ -473,6 +473,15 @@ fn kind(r: &Value) -> &str {
     r["kind"].as_str().unwrap_or("")
 }
 
+/// The `sql` of every `statement` record, whitespace squashed.
+fn statement_sqls(records: &[Value]) -> BTreeSet<String> {
+    records
+        .iter()
+        .filter(|r| kind(r) == "statement")
+        .filter_map(|r| r["sql"].as_str().map(squash))
+        .collect()
+}
+
 fn seq(r: &Value) -> u64 {
     r["seq"].as_u64().unwrap_or(0)
 }
@@ -927,15 +936,8 @@ async fn sigkill_under_strict(segment_max_bytes: u64) -> TestResult {
     eprintln!("crash: verify after the kill:\n{text}");
 
     // Every acknowledged statement, and every row in the database, has its statement record.
-    let in_trail = |records: &[Value]| -> BTreeSet<String> {
-        records
-            .iter()
-            .filter(|r| kind(r) == "statement")
-            .filter_map(|r| r["sql"].as_str().map(squash))
-            .collect()
-    };
     let records = trail_records(&setup.trail)?;
-    let recorded = in_trail(&records);
+    let recorded = statement_sqls(&records);
     let missing: Vec<&String> = acked
         .iter()
         .filter(|sql| !recorded.contains(&squash(sql)))
@@ -1006,7 +1008,7 @@ async fn sigkill_under_strict(segment_max_bytes: u64) -> TestResult {
     proxy.stop().await?;
 
     let records = trail_records(&setup.trail)?;
-    let recorded = in_trail(&records);
+    let recorded = statement_sqls(&records);
     assert!(
         recorded.contains(&squash(after)),
         "the statement after the restart is missing; {}",
@@ -1233,11 +1235,7 @@ async fn disk_full_refuses_with_58030_then_serves_again_and_the_trail_verifies()
         "a statement refused for the trail reached the database"
     );
     proxy.stop().await?;
-    let recorded: BTreeSet<String> = trail_records(&setup.trail)?
-        .iter()
-        .filter(|r| kind(r) == "statement")
-        .filter_map(|r| r["sql"].as_str().map(squash))
-        .collect();
+    let recorded = statement_sqls(&trail_records(&setup.trail)?);
     let lost: Vec<&String> = acked
         .iter()
         .filter(|sql| !recorded.contains(&squash(sql)))
@@ -1252,10 +1250,8 @@ async fn disk_full_refuses_with_58030_then_serves_again_and_the_trail_verifies()
     Ok(())
 }
 
-/// SPEC: under `on_failure = "allow"` statements pass while the trail cannot be written.
-/// Ignored until the session honours it: under `strict` it refuses with 58030 once
-/// `Receipt::durable` fails (`session/run/client.rs`, `make_durable`), whatever `on_failure`
-/// says. Run it with `cargo test --test proxy_trail -- --ignored`.
+/// SPEC: under `on_failure = "allow"` statements pass while the trail cannot be written, the
+/// failed writes are counted, and the trail records statements again once space returns.
 #[tokio::test]
 async fn disk_full_under_allow_serves_counts_failures_and_the_trail_verifies() -> TestResult {
     require_proxy!("the trail is written by the proxy");
@@ -1316,11 +1312,7 @@ async fn disk_full_under_allow_serves_counts_failures_and_the_trail_verifies() -
     timeout(OP_TIMEOUT, s.simple_query(after)).await??;
     drop(s);
     proxy.stop().await?;
-    let recorded: BTreeSet<String> = trail_records(&setup.trail)?
-        .iter()
-        .filter(|r| kind(r) == "statement")
-        .filter_map(|r| r["sql"].as_str().map(squash))
-        .collect();
+    let recorded = statement_sqls(&trail_records(&setup.trail)?);
     for sql in [before, after] {
         assert!(recorded.contains(&squash(sql)), "{sql} is not in the trail");
     }

@@ -144,21 +144,9 @@ pub async fn connect(
     }
 }
 
-/// The current catalog digest (see [`DIGEST_SQL`]).
-pub async fn digest(client: &tokio_postgres::Client, database: &str) -> Result<String, Error> {
-    probe(client, database, DIGEST_SQL).await
-}
-
-/// The current digest of view definitions (see [`VIEWS_DIGEST_SQL`]).
-pub async fn views_digest(
-    client: &tokio_postgres::Client,
-    database: &str,
-) -> Result<String, Error> {
-    probe(client, database, VIEWS_DIGEST_SQL).await
-}
-
-/// Runs one of the digest queries (one row, one text column).
-async fn probe(
+/// Runs one of the digest queries ([`DIGEST_SQL`], [`VIEWS_DIGEST_SQL`]: one row, one text
+/// column).
+pub async fn probe(
     client: &tokio_postgres::Client,
     database: &str,
     sql: &str,
@@ -176,8 +164,8 @@ async fn read(client: &tokio_postgres::Client, database: &str) -> Result<Snapsho
         .batch_execute("SET search_path = pg_catalog")
         .await
         .map_err(|e| Error::query("search_path", database, e))?;
-    let digest = digest(client, database).await?;
-    let views_digest = views_digest(client, database).await?;
+    let digest = probe(client, database, DIGEST_SQL).await?;
+    let views_digest = probe(client, database, VIEWS_DIGEST_SQL).await?;
     let rel_rows = client
         .query(RELATIONS_SQL, &[])
         .await

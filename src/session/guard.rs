@@ -47,6 +47,9 @@ pub struct Decided {
     pub resolved: Resolved,
     pub verdict: Verdict,
     pub touches_personal: bool,
+    /// It names a view: a restricted session checks view definitions before running it
+    /// ([`Inspector::check_views`]).
+    pub reads_view: bool,
     pub op: Op,
     pub normalized_text: String,
     pub fingerprint: String,
@@ -274,18 +277,14 @@ impl Inspector {
         if !self.restricted {
             return ViewCheck::Fresh;
         }
-        let snapshot = Arc::clone(&self.snapshot);
-        let reads_view = decided.into_iter().any(|d| {
-            d.resolved
-                .tables_read
-                .iter()
-                .any(|t| snapshot.relation(t.oid).is_some_and(|r| r.kind.is_view()))
-        });
+        if !decided.into_iter().any(|d| d.reads_view) {
+            return ViewCheck::Fresh;
+        }
         let guard = Arc::clone(&self.guard);
         let Some(catalog) = &guard.catalog else {
             return ViewCheck::Fresh;
         };
-        if !reads_view || !catalog.views_changed_since(&snapshot).await {
+        if !catalog.views_changed_since(&self.snapshot).await {
             return ViewCheck::Fresh;
         }
         match catalog.refresh(&self.database).await {
@@ -340,7 +339,13 @@ impl Inspector {
         // Unparsed SQL (relayed under `policy.unparsed = "allow"`) may touch anything.
         let touches_personal =
             decide::touches_personal(&self.roles, &resolved) || analysis.is_opaque();
+        let reads_view = resolved.tables_read.iter().any(|t| {
+            self.snapshot
+                .relation(t.oid)
+                .is_some_and(|r| r.kind.is_view())
+        });
         let d = Arc::new(Decided {
+            reads_view,
             op: op_of(&analysis),
             analysis,
             resolved,

@@ -601,27 +601,31 @@ impl Walker {
 
     /// Whether `name` names a FROM item visible from `scope` (alias, or table name unaliased).
     fn names_source(&self, scope: ScopeId, name: &str) -> bool {
+        self.source_named(scope, name).is_some()
+    }
+
+    /// The innermost FROM item visible from `scope` that `name` names (its alias, or the table
+    /// name of an unaliased table), as PostgreSQL resolves a qualifier.
+    fn source_named(&self, scope: ScopeId, name: &str) -> Option<&Source> {
         let mut cur = Some(scope);
         let mut guard = 0;
         while let Some(id) = cur {
             guard += 1;
-            let Some(s) = self.a.scopes.get(id.0) else {
-                return false;
-            };
-            let hit = s.sources.iter().any(|src| match (&src.alias, &src.kind) {
+            let s = self.a.scopes.get(id.0)?;
+            let named = s.sources.iter().find(|src| match (&src.alias, &src.kind) {
                 (Some(a), _) => a == name,
                 (None, SourceKind::Table(t)) => t.name == name,
                 (None, SourceKind::Derived(_) | SourceKind::Function { .. }) => false,
             });
-            if hit {
-                return true;
+            if named.is_some() {
+                return named;
             }
             if guard > self.a.scopes.len() {
-                return false;
+                return None;
             }
             cur = s.parent;
         }
-        false
+        None
     }
 
     fn cte(&self, name: &str) -> Option<Vec<Output>> {
@@ -1662,36 +1666,19 @@ impl Walker {
         let [qualifier] = c.qualifier.as_slice() else {
             return false;
         };
-        let mut cur = Some(scope);
-        let mut guard = 0;
-        while let Some(id) = cur {
-            guard += 1;
-            let Some(s) = self.a.scopes.get(id.0) else {
-                return false;
-            };
-            let named = s.sources.iter().find(|src| match (&src.alias, &src.kind) {
-                (Some(a), _) => a == qualifier,
-                (None, SourceKind::Table(t)) => &t.name == qualifier,
-                (None, SourceKind::Derived(_) | SourceKind::Function { .. }) => false,
-            });
-            if let Some(src) = named {
-                let SourceKind::Derived(outputs) = &src.kind else {
-                    return false;
-                };
-                let mut same_name = outputs
-                    .iter()
-                    .filter(|o| o.name.as_deref() == Some(c.name.as_str()));
-                return match (same_name.next(), same_name.next()) {
-                    (Some(o), None) => o.lineage == Lineage::Constant,
-                    _ => false,
-                };
-            }
-            if guard > self.a.scopes.len() {
-                return false;
-            }
-            cur = s.parent;
+        let Some(src) = self.source_named(scope, qualifier) else {
+            return false;
+        };
+        let SourceKind::Derived(outputs) = &src.kind else {
+            return false;
+        };
+        let mut same_name = outputs
+            .iter()
+            .filter(|o| o.name.as_deref() == Some(c.name.as_str()));
+        match (same_name.next(), same_name.next()) {
+            (Some(o), None) => o.lineage == Lineage::Constant,
+            _ => false,
         }
-        false
     }
 
     /// A bare unqualified name that also names a FROM item may be a whole-row reference.

@@ -273,16 +273,9 @@ impl TrailHandle {
     /// Not cancellation safe: once the request is queued, dropping the future does not withdraw
     /// it, so the record is still written; only its seq is lost to the caller.
     pub async fn append(&self, body: Body) -> Result<Receipt, TrailUnavailable> {
-        if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
-            return Err(TrailUnavailable::FAILING);
-        }
+        let permit = self.slot().await?;
         // Rendered here, on the caller's task, so the writer thread only chains and hashes.
         let rec = Prepared::new(&body).map_err(|_| TrailUnavailable::ENCODE)?;
-        let permit = self
-            .tx
-            .reserve()
-            .await
-            .map_err(|_| TrailUnavailable::STOPPED)?;
         let (reply, answer) = oneshot::channel();
         permit.send(Request::Append { rec, reply });
         let seq = answer.await.map_err(|_| TrailUnavailable::STOPPED)??;
@@ -295,20 +288,13 @@ impl TrailHandle {
     /// Queues a record without waiting for the writer to chain it: waits only for queue space.
     /// The writer stores the seq into the returned [`Link`] when it chains the record; nothing
     /// is sent back, so the writer never wakes the caller. A session forwards the statement
-    /// meanwhile (`batched` and `async`), or waits for [`Link::durable`] first (`strict`).
+    /// meanwhile (`batched` and `async`), or waits for [`TrailHandle::durable`] first (`strict`).
     ///
     /// # Cancellation safety
     /// Not cancellation safe, as [`TrailHandle::append`].
     pub async fn submit(&self, body: &Body) -> Result<Link, TrailUnavailable> {
-        if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
-            return Err(TrailUnavailable::FAILING);
-        }
+        let permit = self.slot().await?;
         let rec = Prepared::new(body).map_err(|_| TrailUnavailable::ENCODE)?;
-        let permit = self
-            .tx
-            .reserve()
-            .await
-            .map_err(|_| TrailUnavailable::STOPPED)?;
         let seq = Arc::new(AtomicU64::new(UNCHAINED));
         permit.send(Request::Submit {
             rec,
@@ -332,21 +318,26 @@ impl TrailHandle {
         result: ResultRecord,
         statement: &Link,
     ) -> Result<(), TrailUnavailable> {
-        if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
-            return Err(TrailUnavailable::FAILING);
-        }
+        let permit = self.slot().await?;
         // Rendered here too; the writer only writes the statement's seq into it.
         let rec = Prepared::result(result).map_err(|_| TrailUnavailable::ENCODE)?;
-        let permit = self
-            .tx
-            .reserve()
-            .await
-            .map_err(|_| TrailUnavailable::STOPPED)?;
         permit.send(Request::Result {
             rec,
             statement: Arc::clone(&statement.seq),
         });
         Ok(())
+    }
+
+    /// Room for one request in the queue: fails at once while the trail is failing under
+    /// `on_failure = "block"`, otherwise waits for space (never drops).
+    async fn slot(&self) -> Result<mpsc::Permit<'_, Request>, TrailUnavailable> {
+        if self.shared.on_failure == OnFailure::Block && !self.is_writable() {
+            return Err(TrailUnavailable::FAILING);
+        }
+        self.tx
+            .reserve()
+            .await
+            .map_err(|_| TrailUnavailable::STOPPED)
     }
 
     /// Counts a session that may hand over statement records until the ticket drops. Under

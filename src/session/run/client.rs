@@ -81,6 +81,15 @@ fn bad(what: &str) -> String {
 /// learn the view's new definition.
 const STALE_VIEWS_MESSAGE: &str = "trailmask refused this statement: rule stale_catalog — a view was redefined on the database and trailmask cannot reload its catalog to see what the view now shows; try again shortly or tell the operator to check the [catalog] login";
 
+/// Which protocol a refusal answers in.
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    /// A Query message: the whole Query is replaced.
+    Simple,
+    /// Parse or Execute: messages up to the next Sync are discarded.
+    Extended,
+}
+
 /// The message a client gets when the trail cannot be written.
 fn trail_down_message(e: TrailUnavailable) -> String {
     format!(
@@ -275,15 +284,7 @@ impl Relay {
         {
             ViewCheck::Fresh => {}
             ViewCheck::Reloaded => pieces = self.insp.query(&text),
-            ViewCheck::Stale => {
-                self.count_stale_views();
-                return Ok(self.refuse_query(
-                    sqlstate::INSUFFICIENT_PRIVILEGE,
-                    STALE_VIEWS_MESSAGE.to_owned(),
-                    Vec::new(),
-                    false,
-                ));
-            }
+            ViewCheck::Stale => return Ok(self.refuse_stale_views(Protocol::Simple)),
         }
         let refusal = pieces.iter().find_map(|(_, d, _)| match &d.verdict {
             Verdict::Deny(r) => Some(r),
@@ -376,12 +377,39 @@ impl Relay {
         Action::Replace(buf)
     }
 
-    fn count_stale_views(&self) {
+    /// Refuses a statement that reads a view while the catalog cannot be reloaded after a view
+    /// changed (fail closed), counted under `stale_catalog`.
+    fn refuse_stale_views(&mut self, protocol: Protocol) -> Action {
         self.insp.guard().metrics.refused(
             &self.insp.role,
             crate::metrics::policy::Op::Other,
             crate::policy::decide::RULE_STALE_CATALOG,
         );
+        let message = STALE_VIEWS_MESSAGE.to_owned();
+        match protocol {
+            Protocol::Simple => {
+                self.refuse_query(sqlstate::INSUFFICIENT_PRIVILEGE, message, Vec::new(), false)
+            }
+            Protocol::Extended => {
+                self.refuse_extended(sqlstate::INSUFFICIENT_PRIVILEGE, message, Vec::new())
+            }
+        }
+    }
+
+    /// Refuses a statement of the extended protocol that policy denies, with its `statement`
+    /// record (decision deny) on the trail.
+    async fn refuse_denied_extended(
+        &mut self,
+        d: Arc<Decided>,
+        raw: &str,
+        message: String,
+    ) -> Action {
+        self.insp.count(&d);
+        self.statements += 1;
+        let body = self.insp.statement_record(&d, raw, Vec::new(), None);
+        let rec = self.submit(&body).await.unwrap_or(Record::None);
+        let stmts = vec![Stmt::new(Some(d), rec)];
+        self.refuse_extended(sqlstate::INSUFFICIENT_PRIVILEGE, message, stmts)
     }
 
     /// Queues a record on the trail (if there is one). Under `on_failure = "allow"` a trail
@@ -458,29 +486,11 @@ impl Relay {
         match self.insp.check_views([d.as_ref()]).await {
             ViewCheck::Fresh => {}
             ViewCheck::Reloaded => d = self.insp.parse(&text).1,
-            ViewCheck::Stale => {
-                self.count_stale_views();
-                return Ok(self.refuse_extended(
-                    sqlstate::INSUFFICIENT_PRIVILEGE,
-                    STALE_VIEWS_MESSAGE.to_owned(),
-                    Vec::new(),
-                ));
-            }
+            ViewCheck::Stale => return Ok(self.refuse_stale_views(Protocol::Extended)),
         }
         if let Verdict::Deny(r) = &d.verdict {
-            self.insp.count(&d);
-            self.statements += 1;
-            let body = self.insp.statement_record(&d, &text, Vec::new(), None);
-            let rec = match self.submit(&body).await {
-                Ok(rec) => rec,
-                Err(_) => Record::None,
-            };
-            let stmts = vec![Stmt::new(Some(Arc::clone(&d)), rec)];
-            return Ok(self.refuse_extended(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                r.message.clone(),
-                stmts,
-            ));
+            let message = r.message.clone();
+            return Ok(self.refuse_denied_extended(d, &text, message).await);
         }
         if d.analysis.is_ddl {
             self.refresh_pending = true;
@@ -581,31 +591,15 @@ impl Relay {
                         .unwrap_or_default();
                     let (_, again) = self.insp.parse(&raw);
                     if let Verdict::Deny(r) = &again.verdict {
-                        self.insp.count(&again);
-                        self.statements += 1;
-                        let body = self.insp.statement_record(&again, &raw, Vec::new(), None);
-                        let rec = self.submit(&body).await.unwrap_or(Record::None);
                         let message = r.message.clone();
-                        let stmts = vec![Stmt::new(Some(again), rec)];
-                        return Ok(self.refuse_extended(
-                            sqlstate::INSUFFICIENT_PRIVILEGE,
-                            message,
-                            stmts,
-                        ));
+                        return Ok(self.refuse_denied_extended(again, &raw, message).await);
                     }
                     if let Some(p) = self.portals.get_mut(&portal) {
                         p.decided = Some(Arc::clone(&again));
                     }
                     decided = Some(again);
                 }
-                ViewCheck::Stale => {
-                    self.count_stale_views();
-                    return Ok(self.refuse_extended(
-                        sqlstate::INSUFFICIENT_PRIVILEGE,
-                        STALE_VIEWS_MESSAGE.to_owned(),
-                        Vec::new(),
-                    ));
-                }
+                ViewCheck::Stale => return Ok(self.refuse_stale_views(Protocol::Extended)),
             }
         }
         let info = self.portals.get(&portal);
