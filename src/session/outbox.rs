@@ -36,6 +36,41 @@ impl Outbox {
         self.push(buf.freeze());
     }
 
+    /// Sends the first `len` bytes of `buf`, taking them from it: written straight from `buf`
+    /// as far as the socket takes them when nothing is queued before them (no split, no
+    /// queueing: the usual round trip), the rest queued.
+    pub fn send_from(
+        &mut self,
+        stream: &mut Stream,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        len: usize,
+    ) -> io::Result<()> {
+        let mut len = len.min(buf.len());
+        if len > 0 && self.chunks.is_empty() {
+            let head = buf.get(..len).unwrap_or(&[]);
+            match Pin::new(&mut *stream).poll_write(cx, head) {
+                Poll::Ready(Ok(0)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "peer stopped reading",
+                    ))
+                }
+                Poll::Ready(Ok(n)) => {
+                    buf.advance(n);
+                    len -= n.min(len);
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        if len > 0 {
+            self.push(buf.split_to(len).freeze());
+        }
+        Ok(())
+    }
+
     /// Bytes not yet written.
     pub fn len(&self) -> usize {
         self.len
@@ -53,13 +88,24 @@ impl Outbox {
     ) -> Poll<io::Result<()>> {
         while self.len > 0 {
             let n = {
-                let slices: Vec<IoSlice<'_>> = self
-                    .chunks
-                    .iter()
-                    .take(MAX_IOVECS)
-                    .map(|c| IoSlice::new(c))
-                    .collect();
-                match Pin::new(&mut *stream).poll_write_vectored(cx, &slices) {
+                let polled = match self.chunks.len() {
+                    // The usual round trip: one chunk, a plain send.
+                    1 => match self.chunks.front() {
+                        Some(only) => Pin::new(&mut *stream).poll_write(cx, only),
+                        None => Poll::Ready(Ok(0)),
+                    },
+                    _ => {
+                        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                        let mut used = 0;
+                        for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
+                            *slot = IoSlice::new(chunk);
+                            used += 1;
+                        }
+                        let slices = slices.get(..used).unwrap_or(&[]);
+                        Pin::new(&mut *stream).poll_write_vectored(cx, slices)
+                    }
+                };
+                match polled {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err(io::Error::new(
                             io::ErrorKind::WriteZero,

@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
+use tracing::{Instrument, Span};
 
 use super::auth::{self, AuthError};
 use super::extended::Tracker;
@@ -60,6 +61,8 @@ enum Event {
     UpstreamClosed,
     ClientError(io::Error),
     UpstreamError(io::Error),
+    /// A frame from either side broke the protocol (the reason, for the client and the log).
+    Violation(String),
 }
 
 /// How a session ended, for the log.
@@ -75,6 +78,8 @@ enum End {
 struct Relay {
     /// Keeps this session counted by the trail (see `TrailHandle::register`).
     _trail_ticket: Option<SessionTicket>,
+    /// Keeps the session's cancel key mapped to its upstream session while it lives.
+    _cancel_key: Option<super::cancel::CancelKeyGuard>,
     client: Stream,
     upstream: Stream,
     client_in: BytesMut,
@@ -97,6 +102,8 @@ struct Relay {
     /// Statements are analysed and results followed (a trail, or a restricted login); when
     /// false, frames only pass through.
     active: bool,
+    /// Shutdown has begun: the session closes at its next idle point.
+    draining: bool,
     flights: VecDeque<flight::Flight>,
     /// Queries, FunctionCalls and Syncs sent upstream; ReadyForQuery messages received.
     batches_sent: u64,
@@ -111,8 +118,20 @@ struct Relay {
     bytes_out: u64,
 }
 
-/// Runs an opened session: upstream connect, authentication relay, then the relay loop.
-pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
+/// Runs an opened session: upstream connect, authentication relay, then the relay loop. Log
+/// lines carry `span` (the session's), which is entered everywhere but in the pass-through.
+pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext, span: Span) {
+    let relay = open(opened, &identity, ctx).instrument(span.clone()).await;
+    let Some(mut relay) = relay else {
+        return;
+    };
+    let end = relay.run(ctx, &span).await;
+    relay.finish(&identity, end).instrument(span).await;
+}
+
+/// Connects upstream, relays authentication and starts the session's trail: the relay, or
+/// `None` once the client has been told why not.
+async fn open(opened: Opened, identity: &Identity, ctx: &SessionContext) -> Option<Relay> {
     let mut client = opened.client;
     let mut upstream = match crate::upstream::connect(&ctx.upstream).await {
         Ok(s) => s,
@@ -127,7 +146,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
                 None,
             )
             .await;
-            return;
+            return None;
         }
     };
     if let Err(e) = upstream.write_all(&opened.startup).await {
@@ -144,7 +163,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
             None,
         )
         .await;
-        return;
+        return None;
     }
     let authed = match auth::relay(&mut client, &mut upstream, ctx).await {
         Ok(a) => a,
@@ -155,7 +174,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
                 let policy = ctx.guard.policy();
                 let role = policy.role_set([identity.user.as_str()]).label();
                 let body = session_start(
-                    &identity,
+                    identity,
                     role,
                     Auth::Failed {
                         sqlstate: code.to_string(),
@@ -165,12 +184,12 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
                     tracing::warn!(error = %e, "failed login not recorded in the trail");
                 }
             }
-            return;
+            return None;
         }
         Err(AuthError::Client(why)) => {
             tracing::info!(reason = %why, "client left during authentication");
             ctx.metrics.connection(ConnectionOutcome::Refused);
-            return;
+            return None;
         }
         Err(AuthError::Upstream(why)) => {
             tracing::warn!(reason = %why, "database failed during authentication");
@@ -181,15 +200,14 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
                 ctx.upstream.address
             );
             super::refuse(client, sqlstate::CONNECTION_FAILURE, &msg, None).await;
-            return;
+            return None;
         }
     };
     ctx.metrics.connection(ConnectionOutcome::Ok);
     tracing::debug!(user = %identity.user, database = %identity.database, tls = identity.tls, "session ready");
-    let _cancel_key = authed.cancel_key;
-    let insp = Inspector::start(Arc::clone(&ctx.guard), &identity).await;
+    let insp = Inspector::start(Arc::clone(&ctx.guard), identity).await;
     if let Some(trail) = insp.trail() {
-        let body = session_start(&identity, insp.role.clone(), Auth::Ok);
+        let body = session_start(identity, insp.role.clone(), Auth::Ok);
         let allow = trail.on_failure() == crate::trail::writer::OnFailure::Allow;
         match trail.submit(&body).await {
             Ok(_) => {}
@@ -202,7 +220,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
                 let _ = upstream.shutdown().await;
                 let msg = format!("trailmask cannot write its audit trail ({}), so no session can start now; try again shortly or tell the operator", e.reason());
                 super::refuse(client, sqlstate::IO_ERROR, &msg, None).await;
-                return;
+                return None;
             }
         }
     }
@@ -211,7 +229,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
     let active = insp.restricted || insp.trail().is_some();
     let state =
         TxStatus::from_byte(authed.status).map_or(State::ready(TxStatus::Idle), State::ready);
-    let mut relay = Relay {
+    Some(Relay {
         client,
         upstream,
         client_in: authed.client_in,
@@ -227,6 +245,7 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         upstream_read: READ_MIN,
         insp,
         active,
+        draining: false,
         flights: VecDeque::new(),
         batches_sent: 0,
         batches_done: 0,
@@ -238,29 +257,8 @@ pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext) {
         bytes_in: 0,
         bytes_out: 0,
         _trail_ticket: trail_ticket,
-    };
-    let end = relay.run(ctx).await;
-    if let Some(trail) = relay.insp.trail() {
-        let body = Body::SessionEnd(SessionEnd {
-            session: identity.id.0,
-            statements: relay.statements,
-            bytes_in: relay.bytes_in,
-            bytes_out: relay.bytes_out,
-            reason: end.reason(),
-        });
-        if let Err(e) = trail.submit(&body).await {
-            tracing::warn!(error = %e, "session end not recorded in the trail");
-        }
-    }
-    match &end {
-        End::ClientLeft | End::Stopped | End::UpstreamLeft => {
-            tracing::debug!(?end, "session ended")
-        }
-        End::ProtocolViolation(why) => {
-            tracing::info!(reason = %why, "session ended: protocol violation")
-        }
-        End::Io(why) => tracing::info!(reason = %why, "session ended: I/O error"),
-    }
+        _cancel_key: authed.cancel_key,
+    })
 }
 
 /// The next stop level the listener announces (`STOP_NOW` when it is gone), with the receiver
@@ -300,134 +298,243 @@ impl End {
 }
 
 impl Relay {
-    async fn run(&mut self, ctx: &SessionContext) -> End {
+    /// The relay loop, to the session's end. Waiting and pass-through run outside `span`; every
+    /// event handled here (and all logging) runs inside it.
+    async fn run(&mut self, ctx: &SessionContext, span: &Span) -> End {
         // One stop watcher for the whole session, not one per event (each would register with
         // the watch channel anew).
         let mut stop = Box::pin(next_stop_level(ctx.hard_stop.clone()));
-        let mut draining = false;
         loop {
-            if draining && self.state.is_idle() && self.to_client.is_empty() {
-                return self.close_for_shutdown().await;
+            if self.draining && self.state.is_idle() && self.to_client.is_empty() {
+                return self.close_for_shutdown().instrument(span.clone()).await;
             }
             let event = tokio::select! {
                 biased;
                 (level, rx) = &mut stop => {
                     if level >= crate::listener::STOP_NOW {
-                        return self.close_for_shutdown().await;
+                        return self.close_for_shutdown().instrument(span.clone()).await;
                     }
-                    draining = level >= crate::listener::STOP_DRAIN;
+                    self.draining = level >= crate::listener::STOP_DRAIN;
                     stop.set(next_stop_level(rx));
                     continue;
                 }
                 ev = std::future::poll_fn(|cx| self.poll_io(cx)) => ev,
             };
-            let outcome = match event {
-                Event::ClientData => self.on_client_data().await,
-                Event::UpstreamData => self.on_upstream_data().await,
-                Event::ClientClosed => {
-                    let _ = self.send_upstream_terminate().await;
-                    return End::ClientLeft;
-                }
-                Event::UpstreamClosed => {
-                    if self.state.is_terminating() {
-                        return End::ClientLeft;
-                    }
-                    ctx.metrics.upstream_errors_total.inc();
-                    return self
-                        .fatal_to_client(
-                            sqlstate::CONNECTION_FAILURE,
-                            "the database closed the connection unexpectedly",
-                            End::UpstreamLeft,
-                        )
-                        .await;
-                }
-                Event::ClientError(e) => {
-                    let _ = self.send_upstream_terminate().await;
-                    return End::Io(format!("client: {e}"));
-                }
-                Event::UpstreamError(e) => {
-                    ctx.metrics.upstream_errors_total.inc();
-                    let msg = format!("lost the connection to the database: {e}");
-                    return self
-                        .fatal_to_client(sqlstate::CONNECTION_FAILURE, &msg, End::UpstreamLeft)
-                        .await;
-                }
-            };
-            if let Err(why) = outcome {
+            if let Some(end) = self.handle(event, ctx).instrument(span.clone()).await {
+                return end;
+            }
+        }
+    }
+
+    /// Acts on one event; `Some` when the session is over.
+    async fn handle(&mut self, event: Event, ctx: &SessionContext) -> Option<End> {
+        let outcome = match event {
+            Event::ClientData => self.on_client_data().await,
+            Event::UpstreamData => self.on_upstream_data().await,
+            Event::Violation(why) => Err(why),
+            Event::ClientClosed => {
                 let _ = self.send_upstream_terminate().await;
-                return self
+                return Some(End::ClientLeft);
+            }
+            Event::UpstreamClosed => {
+                if self.state.is_terminating() {
+                    return Some(End::ClientLeft);
+                }
+                ctx.metrics.upstream_errors_total.inc();
+                let end = self
                     .fatal_to_client(
-                        sqlstate::PROTOCOL_VIOLATION,
-                        &why,
-                        End::ProtocolViolation(why.clone()),
+                        sqlstate::CONNECTION_FAILURE,
+                        "the database closed the connection unexpectedly",
+                        End::UpstreamLeft,
                     )
                     .await;
+                return Some(end);
             }
+            Event::ClientError(e) => {
+                let _ = self.send_upstream_terminate().await;
+                return Some(End::Io(format!("client: {e}")));
+            }
+            Event::UpstreamError(e) => {
+                ctx.metrics.upstream_errors_total.inc();
+                let msg = format!("lost the connection to the database: {e}");
+                let end = self
+                    .fatal_to_client(sqlstate::CONNECTION_FAILURE, &msg, End::UpstreamLeft)
+                    .await;
+                return Some(end);
+            }
+        };
+        let why = outcome.err()?;
+        let _ = self.send_upstream_terminate().await;
+        let end = self
+            .fatal_to_client(
+                sqlstate::PROTOCOL_VIOLATION,
+                &why,
+                End::ProtocolViolation(why.clone()),
+            )
+            .await;
+        Some(end)
+    }
+
+    /// Records the session's end in the trail and the log.
+    async fn finish(&self, identity: &Identity, end: End) {
+        if let Some(trail) = self.insp.trail() {
+            let body = Body::SessionEnd(SessionEnd {
+                session: identity.id.0,
+                statements: self.statements,
+                bytes_in: self.bytes_in,
+                bytes_out: self.bytes_out,
+                reason: end.reason(),
+            });
+            if let Err(e) = trail.submit(&body).await {
+                tracing::warn!(error = %e, "session end not recorded in the trail");
+            }
+        }
+        match &end {
+            End::ClientLeft | End::Stopped | End::UpstreamLeft => {
+                tracing::debug!(?end, "session ended")
+            }
+            End::ProtocolViolation(why) => {
+                tracing::info!(reason = %why, "session ended: protocol violation")
+            }
+            End::Io(why) => tracing::info!(reason = %why, "session ended: I/O error"),
         }
     }
 
     /// Writes queued bytes both ways, then reads from whichever side has room. Ready with the
     /// first thing that needs handling.
+    ///
+    /// A session that only passes frames through handles what it read right here and goes round
+    /// again (write, then read), so a round trip costs one wake-up per direction and never goes
+    /// back through the event loop; tokio's cooperative budget on socket polls keeps this loop
+    /// from starving other sessions on the thread.
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
-        if let Poll::Ready(Err(e)) = self.to_upstream.poll_write_to(&mut self.upstream, cx) {
-            return Poll::Ready(Event::UpstreamError(e));
-        }
-        if let Poll::Ready(Err(e)) = self.to_client.poll_write_to(&mut self.client, cx) {
-            return Poll::Ready(Event::ClientError(e));
-        }
-        if self.to_upstream.len() < HIGH_WATER {
-            match self
-                .client
-                .poll_read_buf(cx, &mut self.client_in, self.client_read)
-            {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Event::ClientClosed),
-                Poll::Ready(Ok(n)) => {
-                    self.client_read = next_read_size(self.client_read, n);
-                    return Poll::Ready(Event::ClientData);
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Event::ClientError(e)),
-                Poll::Pending => {}
+        loop {
+            if let Poll::Ready(Err(e)) = self.to_upstream.poll_write_to(&mut self.upstream, cx) {
+                return Poll::Ready(Event::UpstreamError(e));
             }
-        }
-        if self.to_client.len() < HIGH_WATER {
-            match self
-                .upstream
-                .poll_read_buf(cx, &mut self.upstream_in, self.upstream_read)
-            {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Event::UpstreamClosed),
-                Poll::Ready(Ok(n)) => {
-                    self.upstream_read = next_read_size(self.upstream_read, n);
-                    return Poll::Ready(Event::UpstreamData);
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Event::UpstreamError(e)),
-                Poll::Pending => {}
+            if let Poll::Ready(Err(e)) = self.to_client.poll_write_to(&mut self.client, cx) {
+                return Poll::Ready(Event::ClientError(e));
             }
+            let inline = !self.active && !self.draining;
+            if self.to_upstream.len() < HIGH_WATER {
+                match self
+                    .client
+                    .poll_read_buf(cx, &mut self.client_in, self.client_read)
+                {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Event::ClientClosed),
+                    Poll::Ready(Ok(n)) => {
+                        self.client_read = next_read_size(self.client_read, n);
+                        if !inline {
+                            return Poll::Ready(Event::ClientData);
+                        }
+                        let at = match self.scan_client_frames() {
+                            Ok(at) => at,
+                            Err(why) => return Poll::Ready(Event::Violation(why)),
+                        };
+                        self.bytes_in += u64::try_from(at).unwrap_or(0);
+                        let sent = self.to_upstream.send_from(
+                            &mut self.upstream,
+                            cx,
+                            &mut self.client_in,
+                            at,
+                        );
+                        if let Err(e) = sent {
+                            return Poll::Ready(Event::UpstreamError(e));
+                        }
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Event::ClientError(e)),
+                    Poll::Pending => {}
+                }
+            }
+            if self.to_client.len() < HIGH_WATER {
+                match self
+                    .upstream
+                    .poll_read_buf(cx, &mut self.upstream_in, self.upstream_read)
+                {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Event::UpstreamClosed),
+                    Poll::Ready(Ok(n)) => {
+                        self.upstream_read = next_read_size(self.upstream_read, n);
+                        if !inline {
+                            return Poll::Ready(Event::UpstreamData);
+                        }
+                        let at = match self.scan_upstream_frames() {
+                            Ok(at) => at,
+                            Err(why) => return Poll::Ready(Event::Violation(why)),
+                        };
+                        self.bytes_out += u64::try_from(at).unwrap_or(0);
+                        let sent = self.to_client.send_from(
+                            &mut self.client,
+                            cx,
+                            &mut self.upstream_in,
+                            at,
+                        );
+                        if let Err(e) = sent {
+                            return Poll::Ready(Event::ClientError(e));
+                        }
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Event::UpstreamError(e)),
+                    Poll::Pending => {}
+                }
+            }
+            return Poll::Pending;
         }
-        Poll::Pending
     }
 
     /// Scans the complete client frames and queues them for the database.
     async fn on_client_data(&mut self) -> Result<(), String> {
-        let mut at = 0usize;
-        while let Some((tag, total)) = frame_at(&self.client_in, at, self.max_frame)? {
-            self.state = self.state.on_client(tag).map_err(|e| e.to_string())?;
-            at += total;
-        }
-        if at == 0 {
-            return Ok(());
-        }
-        let chunk = self.client_in.split_to(at).freeze();
-        if self.active {
-            self.on_client_chunk(chunk).await
-        } else {
-            self.bytes_in += u64::try_from(at).unwrap_or(0);
-            self.to_upstream.push(chunk);
-            Ok(())
+        let chunk = self.take_client_frames()?;
+        match chunk {
+            Some(chunk) if self.active => self.on_client_chunk(chunk).await,
+            chunk => {
+                self.pass_to_upstream(chunk);
+                Ok(())
+            }
         }
     }
 
     /// Scans the complete server frames and queues them for the client.
     async fn on_upstream_data(&mut self) -> Result<(), String> {
+        let chunk = self.take_upstream_frames()?;
+        match chunk {
+            Some(chunk) if self.active => self.on_upstream_chunk(chunk).await,
+            chunk => {
+                self.pass_to_client(chunk);
+                Ok(())
+            }
+        }
+    }
+
+    /// The complete client frames at the front of the read buffer, checked against the
+    /// protocol state, as one chunk (`None` while the first frame is incomplete).
+    fn take_client_frames(&mut self) -> Result<Option<Bytes>, String> {
+        let at = self.scan_client_frames()?;
+        Ok((at > 0).then(|| self.client_in.split_to(at).freeze()))
+    }
+
+    /// How many bytes of whole client frames the read buffer starts with, each frame checked
+    /// against the protocol state.
+    fn scan_client_frames(&mut self) -> Result<usize, String> {
+        let mut at = 0usize;
+        while let Some((tag, total)) = frame_at(&self.client_in, at, self.max_frame)? {
+            self.state = self.state.on_client(tag).map_err(|e| e.to_string())?;
+            at += total;
+        }
+        Ok(at)
+    }
+
+    /// The complete server frames at the front of the read buffer, checked against the
+    /// protocol state, as one chunk (`None` while the first frame is incomplete).
+    fn take_upstream_frames(&mut self) -> Result<Option<Bytes>, String> {
+        let at = self.scan_upstream_frames()?;
+        Ok((at > 0).then(|| self.upstream_in.split_to(at).freeze()))
+    }
+
+    /// How many bytes of whole server frames the read buffer starts with, each frame checked
+    /// against the protocol state (and `client_encoding` noted when the session only passes
+    /// frames through).
+    fn scan_upstream_frames(&mut self) -> Result<usize, String> {
         let mut at = 0usize;
         while let Some((tag, total)) = frame_at(&self.upstream_in, at, self.max_frame)? {
             let status = if tag == b'Z' {
@@ -450,16 +557,22 @@ impl Relay {
             }
             at += total;
         }
-        if at == 0 {
-            return Ok(());
+        Ok(at)
+    }
+
+    /// Queues client frames that pass through untouched.
+    fn pass_to_upstream(&mut self, chunk: Option<Bytes>) {
+        if let Some(chunk) = chunk {
+            self.bytes_in += u64::try_from(chunk.len()).unwrap_or(0);
+            self.to_upstream.push(chunk);
         }
-        let chunk = self.upstream_in.split_to(at).freeze();
-        if self.active {
-            self.on_upstream_chunk(chunk).await
-        } else {
-            self.bytes_out += u64::try_from(at).unwrap_or(0);
+    }
+
+    /// Queues server frames that pass through untouched.
+    fn pass_to_client(&mut self, chunk: Option<Bytes>) {
+        if let Some(chunk) = chunk {
+            self.bytes_out += u64::try_from(chunk.len()).unwrap_or(0);
             self.to_client.push(chunk);
-            Ok(())
         }
     }
 
