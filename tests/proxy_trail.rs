@@ -96,6 +96,9 @@ deny = ["public.payments.card_number"]
 const STMT_ALLOWED: &str = "SELECT id, name FROM guests ORDER BY id";
 const STMT_DENIED: &str = "SELECT card_number FROM payments";
 const STMT_FAILS: &str = "SELECT id / (id - id) FROM guests";
+const STMT_LITERAL: &str = "SELECT name FROM guests WHERE id = 1";
+const STMT_LITERAL_NORMALIZED: &str = "SELECT name FROM guests WHERE id = $1";
+const STMT_BOUND: &str = "SELECT $1::text, $2::text";
 
 // === the cluster, keys and trail of one test ===
 
@@ -689,6 +692,11 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
         .await??
         .get(0);
     assert_eq!(one, 1);
+    // Parameters go into the trail as keyed hashes: a literal of a simple query, and the bind
+    // values (one NULL) of an extended one.
+    timeout(OP_TIMEOUT, s.simple_query(STMT_LITERAL)).await??;
+    let no_value: Option<&str> = None;
+    timeout(OP_TIMEOUT, s.query(STMT_BOUND, &[&"A123456789", &no_value])).await??;
     drop(s);
 
     let (records, sid) = wait_for_records(&setup.trail, "bob's session_end", |recs| {
@@ -765,6 +773,26 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
         "{refused}"
     );
     assert_eq!(failing["decision"], "allow", "{failing}");
+    let keyed = |value: &[u8]| -> TestResult<String> {
+        let key = (0..32)
+            .map(|i| u8::from_str_radix(setup.hash_key.get(2 * i..2 * i + 2).unwrap_or(""), 16))
+            .collect::<Result<Vec<u8>, _>>()?;
+        let key: [u8; 32] = key.try_into().map_err(|_| "hash key is not 32 bytes")?;
+        Ok(blake3::keyed_hash(&key, value).to_hex().to_string())
+    };
+    let literal = find(STMT_LITERAL_NORMALIZED)?;
+    assert_eq!(
+        literal["params"],
+        serde_json::json!([keyed(b"1")?]),
+        "{literal}"
+    );
+    let bound = find(STMT_BOUND)?;
+    assert_eq!(
+        bound["params"],
+        serde_json::json!([keyed(b"A123456789")?, null]),
+        "{bound}"
+    );
+    assert_eq!(allowed["params"], serde_json::json!([]), "{allowed}");
 
     let result_of = |st: &Value| {
         mine.iter()

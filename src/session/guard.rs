@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::RwLock;
@@ -16,7 +16,7 @@ use crate::metrics::policy::{Op, PolicyMetrics};
 use crate::policy::decide::{self, Refusal, Verdict};
 use crate::policy::{Policy, RoleSet};
 use crate::sql::{Analysis, AnalysisCache, CachedStatement};
-use crate::trail::record::{self, Body, Statement};
+use crate::trail::record::{self, Params, Prepared, RecordError, Statement, StatementTemplate};
 use crate::trail::writer::{Parameters, TrailHandle};
 
 /// Verdicts kept per session before the map is cleared (a session replaying the same few
@@ -53,6 +53,9 @@ pub struct Decided {
     pub op: Op,
     pub normalized_text: String,
     pub fingerprint: String,
+    /// Its `statement` record less session and parameters, rendered at its first run (unless
+    /// parameters are recorded in clear, which puts the SQL as sent into the record).
+    record_template: OnceLock<Option<StatementTemplate>>,
 }
 
 /// What [`Inspector::check_views`] found.
@@ -258,7 +261,9 @@ impl Inspector {
         let Some(catalog) = &guard.catalog else {
             return;
         };
-        match catalog.refresh(&self.database).await {
+        // Boxed, like the probe in `check_views`: connecting and loading take a large future,
+        // which would otherwise sit inside every statement's future (and be copied with it).
+        match Box::pin(catalog.refresh(&self.database)).await {
             Ok(s) => self.install(s),
             Err(e) => {
                 tracing::warn!(database = %self.database, error = %e, "catalog refresh after DDL failed")
@@ -284,10 +289,13 @@ impl Inspector {
         let Some(catalog) = &guard.catalog else {
             return ViewCheck::Fresh;
         };
-        if !catalog.views_changed_since(&self.snapshot).await {
+        // Boxed: the probe and the reload are large futures, awaited only by restricted
+        // sessions reading views; unboxed they would enlarge (and be copied with) the future
+        // of every statement of every session.
+        if !Box::pin(catalog.views_changed_since(&self.snapshot)).await {
             return ViewCheck::Fresh;
         }
-        match catalog.refresh(&self.database).await {
+        match Box::pin(catalog.refresh(&self.database)).await {
             Ok(s) => {
                 self.install(s);
                 ViewCheck::Reloaded
@@ -353,6 +361,7 @@ impl Inspector {
             touches_personal,
             normalized_text: cs.normalized.text.clone(),
             fingerprint: cs.normalized.fingerprint.to_string(),
+            record_template: OnceLock::new(),
         });
         if self.verdicts.len() >= SESSION_VERDICTS {
             self.verdicts.clear();
@@ -374,16 +383,34 @@ impl Inspector {
         }
     }
 
-    /// The `statement` record of `d`. `raw` is the statement as sent; `params` its literals or
-    /// bind values, rendered per `audit.parameters`. `refusal` overrides the verdict (a Query
-    /// refused whole because of another statement).
+    /// The `statement` record of `d`, rendered. `raw` is the statement as sent; `params` its
+    /// literals or bind values, rendered per `audit.parameters` ([`Inspector::param`]).
+    /// `refusal` overrides the verdict (a Query refused whole because of another statement).
+    /// The members that are the same at every run come from `d`'s template.
     pub fn statement_record(
         &self,
         d: &Decided,
         raw: &str,
-        params: Vec<Option<String>>,
+        params: &Params,
         refusal: Option<&Refusal>,
-    ) -> Body {
+    ) -> Result<Prepared, RecordError> {
+        let clear = self
+            .trail()
+            .is_some_and(|t| t.parameters() == Parameters::Clear);
+        if refusal.is_none() && !clear {
+            let cached = d
+                .record_template
+                .get_or_init(|| StatementTemplate::new(&self.statement_body(d, raw, None)).ok());
+            if let Some(template) = cached {
+                return Ok(template.render(self.session, params));
+            }
+        }
+        let template = StatementTemplate::new(&self.statement_body(d, raw, refusal))?;
+        Ok(template.render(self.session, params))
+    }
+
+    /// The `statement` record of `d` without its parameters (see [`Inspector::statement_record`]).
+    fn statement_body(&self, d: &Decided, raw: &str, refusal: Option<&Refusal>) -> Statement {
         let clear = self
             .trail()
             .is_some_and(|t| t.parameters() == Parameters::Clear);
@@ -415,29 +442,36 @@ impl Inspector {
             ),
             (None, Verdict::Allow { masked }) => (masked.clone(), record::Decision::Allow),
         };
-        Body::Statement(Statement {
+        Statement {
             session: self.session,
             op: d.analysis.op.to_owned(),
             sql,
-            params,
+            params: Vec::new(),
             fingerprint: d.fingerprint.clone(),
             tables,
             columns_read,
             columns_written,
             masked,
             decision,
-        })
+        }
     }
 
-    /// Renders one parameter or literal per `audit.parameters`.
-    pub fn param(&self, value: Option<&[u8]>, binary: bool) -> Option<String> {
-        let trail = self.trail()?;
-        let v = value?;
-        Some(match trail.parameters() {
-            Parameters::Clear if binary => format!("\\x{}", record::hex_encode(v)),
-            Parameters::Clear => String::from_utf8_lossy(v).into_owned(),
-            Parameters::Hashed | Parameters::None => trail.keyed_hash(v),
-        })
+    /// Adds one parameter or literal to `params`, rendered per `audit.parameters`.
+    pub fn param(&self, params: &mut Params, value: Option<&[u8]>, binary: bool) {
+        let Some(trail) = self.trail() else {
+            return;
+        };
+        let Some(v) = value else {
+            params.push_null();
+            return;
+        };
+        match trail.parameters() {
+            Parameters::Clear if binary => {
+                params.push_str(&format!("\\x{}", record::hex_encode(v)));
+            }
+            Parameters::Clear => params.push_str(&String::from_utf8_lossy(v)),
+            Parameters::Hashed | Parameters::None => params.push_keyed_hash(trail.hash_key(), v),
+        }
     }
 
     /// Whether parameters are recorded at all.

@@ -119,13 +119,19 @@ struct Relay {
 }
 
 /// Runs an opened session: upstream connect, authentication relay, then the relay loop. Log
-/// lines carry `span` (the session's), which is entered everywhere but in the pass-through.
+/// lines carry `span` (the session's). A session that only passes frames through enters it
+/// only to handle events its loop does not handle inline (see [`Relay::poll_io`]); one that
+/// inspects statements enters it on every poll, as its work is mostly event handling.
 pub async fn run(opened: Opened, identity: Identity, ctx: &SessionContext, span: Span) {
     let relay = open(opened, &identity, ctx).instrument(span.clone()).await;
     let Some(mut relay) = relay else {
         return;
     };
-    let end = relay.run(ctx, &span).await;
+    let end = if relay.active {
+        relay.run(ctx, None).instrument(span.clone()).await
+    } else {
+        relay.run(ctx, Some(&span)).await
+    };
     relay.finish(&identity, end).instrument(span).await;
 }
 
@@ -261,6 +267,14 @@ async fn open(opened: Opened, identity: &Identity, ctx: &SessionContext) -> Opti
     })
 }
 
+/// `fut` inside `span` when there is one.
+async fn in_span<F: std::future::Future>(fut: F, span: Option<&Span>) -> F::Output {
+    match span {
+        Some(span) => fut.instrument(span.clone()).await,
+        None => fut.await,
+    }
+}
+
 /// The next stop level the listener announces (`STOP_NOW` when it is gone), with the receiver
 /// back for the next wait.
 async fn next_stop_level(mut rx: watch::Receiver<u8>) -> (u8, watch::Receiver<u8>) {
@@ -298,21 +312,22 @@ impl End {
 }
 
 impl Relay {
-    /// The relay loop, to the session's end. Waiting and pass-through run outside `span`; every
-    /// event handled here (and all logging) runs inside it.
-    async fn run(&mut self, ctx: &SessionContext, span: &Span) -> End {
+    /// The relay loop, to the session's end. With a `span`, waiting and pass-through run
+    /// outside it and every event handled here (so all logging) inside it; without one, the
+    /// caller has entered the session's span around the whole loop.
+    async fn run(&mut self, ctx: &SessionContext, span: Option<&Span>) -> End {
         // One stop watcher for the whole session, not one per event (each would register with
         // the watch channel anew).
         let mut stop = Box::pin(next_stop_level(ctx.hard_stop.clone()));
         loop {
             if self.draining && self.state.is_idle() && self.to_client.is_empty() {
-                return self.close_for_shutdown().instrument(span.clone()).await;
+                return in_span(self.close_for_shutdown(), span).await;
             }
             let event = tokio::select! {
                 biased;
                 (level, rx) = &mut stop => {
                     if level >= crate::listener::STOP_NOW {
-                        return self.close_for_shutdown().instrument(span.clone()).await;
+                        return in_span(self.close_for_shutdown(), span).await;
                     }
                     self.draining = level >= crate::listener::STOP_DRAIN;
                     stop.set(next_stop_level(rx));
@@ -320,7 +335,11 @@ impl Relay {
                 }
                 ev = std::future::poll_fn(|cx| self.poll_io(cx)) => ev,
             };
-            if let Some(end) = self.handle(event, ctx).instrument(span.clone()).await {
+            let handled = match span {
+                Some(span) => self.handle(event, ctx).instrument(span.clone()).await,
+                None => self.handle(event, ctx).await,
+            };
+            if let Some(end) = handled {
                 return end;
             }
         }

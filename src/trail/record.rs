@@ -7,10 +7,14 @@
 //! is the struct's field order, which is the SPEC's order; serde_json writes compact JSON, so the
 //! line is canonical by construction.
 
+mod template;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+pub use template::{Params, StatementTemplate};
 
 /// Hex digits of a BLAKE3 hash (`hash`, `prev`, `covers_hash`).
 pub const HASH_HEX_LEN: usize = 64;
@@ -147,7 +151,12 @@ impl HashKey {
 
     /// Keyed BLAKE3 of `bytes`, as 64 lowercase hex digits.
     pub fn keyed_hex(&self, bytes: &[u8]) -> String {
-        blake3::keyed_hash(&self.0, bytes).to_hex().to_string()
+        self.keyed(bytes).to_hex().to_string()
+    }
+
+    /// Keyed BLAKE3 of `bytes`.
+    pub fn keyed(&self, bytes: &[u8]) -> blake3::Hash {
+        blake3::keyed_hash(&self.0, bytes)
     }
 }
 

@@ -170,7 +170,7 @@ impl TrailUnavailable {
     const STOPPED: TrailUnavailable = TrailUnavailable {
         reason: "the trail writer has stopped",
     };
-    const ENCODE: TrailUnavailable = TrailUnavailable {
+    pub const ENCODE: TrailUnavailable = TrailUnavailable {
         reason: "the record cannot be encoded",
     };
 
@@ -293,8 +293,16 @@ impl TrailHandle {
     /// # Cancellation safety
     /// Not cancellation safe, as [`TrailHandle::append`].
     pub async fn submit(&self, body: &Body) -> Result<Link, TrailUnavailable> {
-        let permit = self.slot().await?;
         let rec = Prepared::new(body).map_err(|_| TrailUnavailable::ENCODE)?;
+        self.submit_prepared(rec).await
+    }
+
+    /// [`TrailHandle::submit`] for a body the caller rendered.
+    ///
+    /// # Cancellation safety
+    /// Not cancellation safe, as [`TrailHandle::append`].
+    pub async fn submit_prepared(&self, rec: Prepared) -> Result<Link, TrailUnavailable> {
+        let permit = self.slot().await?;
         let seq = Arc::new(AtomicU64::new(UNCHAINED));
         permit.send(Request::Submit {
             rec,
@@ -410,6 +418,11 @@ impl TrailHandle {
     /// Keyed BLAKE3 (hex) of a parameter or subject id.
     pub fn keyed_hash(&self, bytes: &[u8]) -> String {
         self.shared.hash_key.keyed_hex(bytes)
+    }
+
+    /// The key of [`TrailHandle::keyed_hash`].
+    pub fn hash_key(&self) -> &record::HashKey {
+        &self.shared.hash_key
     }
 }
 

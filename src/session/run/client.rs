@@ -18,7 +18,7 @@ use crate::protocol::frontend;
 use crate::protocol::sqlstate::{self, SqlState};
 use crate::session::guard::{Decided, ViewCheck};
 use crate::session::splice::Splice;
-use crate::trail::record::Body;
+use crate::trail::record::{Params, Prepared, RecordError};
 use crate::trail::writer::{Durability, OnFailure, TrailUnavailable};
 
 /// How a PostgreSQL client encoding relates to ASCII.
@@ -67,7 +67,7 @@ pub struct PreparedInfo {
 pub struct PortalInfo {
     pub decided: Option<Arc<Decided>>,
     pub raw: String,
-    pub params: Vec<Option<String>>,
+    pub params: Params,
     pub formats: Vec<i16>,
     /// The statement's RowDescription known when the portal was bound.
     pub statement_rd: Option<Bytes>,
@@ -300,17 +300,16 @@ impl Relay {
         for (cs, d, raw) in &pieces {
             self.insp.count(d);
             self.statements += 1;
-            let params = if self.insp.records_params() {
-                cs.normalized
-                    .literals
-                    .iter()
-                    .map(|l| self.insp.param(Some(l.text.as_bytes()), false))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let body = self.insp.statement_record(d, raw, params, refusal.as_ref());
-            match self.submit(&body).await {
+            let mut params = Params::default();
+            if self.insp.records_params() {
+                for l in &cs.normalized.literals {
+                    self.insp.param(&mut params, Some(l.text.as_bytes()), false);
+                }
+            }
+            let rec = self
+                .insp
+                .statement_record(d, raw, &params, refusal.as_ref());
+            match self.submit(rec).await {
                 Ok(rec) => {
                     if let Record::Linked(_) = rec {
                         last = Some(stmts.len());
@@ -406,25 +405,31 @@ impl Relay {
     ) -> Action {
         self.insp.count(&d);
         self.statements += 1;
-        let body = self.insp.statement_record(&d, raw, Vec::new(), None);
-        let rec = self.submit(&body).await.unwrap_or(Record::None);
+        let rec = self
+            .insp
+            .statement_record(&d, raw, &Params::default(), None);
+        let rec = self.submit(rec).await.unwrap_or(Record::None);
         let stmts = vec![Stmt::new(Some(d), rec)];
         self.refuse_extended(sqlstate::INSUFFICIENT_PRIVILEGE, message, stmts)
     }
 
     /// Queues a record on the trail (if there is one). Under `on_failure = "allow"` a trail
     /// that cannot take it does not stop the statement (the writer counts the failure).
-    async fn submit(&self, body: &Body) -> Result<Record, TrailUnavailable> {
-        match self.insp.trail() {
-            Some(t) => match t.submit(body).await {
-                Ok(link) => Ok(Record::Linked(link)),
-                Err(e) if t.on_failure() == OnFailure::Allow => {
-                    tracing::warn!(error = %e, "statement runs without its trail record (on_failure = \"allow\")");
-                    Ok(Record::None)
-                }
-                Err(e) => Err(e),
-            },
-            None => Ok(Record::None),
+    async fn submit(&self, rec: Result<Prepared, RecordError>) -> Result<Record, TrailUnavailable> {
+        let Some(t) = self.insp.trail() else {
+            return Ok(Record::None);
+        };
+        let queued = match rec {
+            Ok(rec) => t.submit_prepared(rec).await,
+            Err(_) => Err(TrailUnavailable::ENCODE),
+        };
+        match queued {
+            Ok(link) => Ok(Record::Linked(link)),
+            Err(e) if t.on_failure() == OnFailure::Allow => {
+                tracing::warn!(error = %e, "statement runs without its trail record (on_failure = \"allow\")");
+                Ok(Record::None)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -539,22 +544,17 @@ impl Relay {
                 Some(p) => (p.decided.clone(), p.raw.clone()),
                 None => (None, String::new()),
             };
-            let params = if self.insp.records_params() {
-                bind.params
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let binary = match bind.param_formats.as_slice() {
-                            [] => false,
-                            [one] => *one == 1,
-                            many => many.get(i).is_some_and(|f| *f == 1),
-                        };
-                        self.insp.param(*v, binary)
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let mut params = Params::default();
+            if self.insp.records_params() {
+                for (i, v) in bind.params.iter().enumerate() {
+                    let binary = match bind.param_formats.as_slice() {
+                        [] => false,
+                        [one] => *one == 1,
+                        many => many.get(i).is_some_and(|f| *f == 1),
+                    };
+                    self.insp.param(&mut params, *v, binary);
+                }
+            }
             let statement_rd = self
                 .tracker
                 .statement(bind.statement)
@@ -609,11 +609,10 @@ impl Relay {
         if let Some(d) = &decided {
             self.insp.count(d);
             self.statements += 1;
-            let (raw, params) = info
-                .map(|p| (p.raw.clone(), p.params.clone()))
-                .unwrap_or_default();
-            let body = self.insp.statement_record(d, &raw, params, None);
-            match self.submit(&body).await {
+            let no_params = Params::default();
+            let (raw, params) = info.map_or(("", &no_params), |p| (p.raw.as_str(), &p.params));
+            let rec = self.insp.statement_record(d, raw, params, None);
+            match self.submit(rec).await {
                 Ok(rec) => stmts.push(Stmt::new(Some(Arc::clone(d)), rec)),
                 Err(e) => {
                     return Ok(self.refuse_extended(

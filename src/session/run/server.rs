@@ -119,7 +119,8 @@ impl Relay {
                 b'N',
                 &crate::mask::message::scrub_error_fields(payload),
             )),
-            b'E' => self.on_error(payload, matched).await,
+            // Boxed: errors are rare and their handling is a large future.
+            b'E' => Box::pin(self.on_error(payload, matched)).await,
             b'T' => match matched {
                 Matched::PortalDescription { injected: true } => {
                     self.on_injected_description(Some(payload));
