@@ -8,7 +8,7 @@
 //! Label values are bounded: roles and columns come from the config, rules from the caller's
 //! fixed list, ops and decisions from the enums below. Never pass SQL text or user names.
 
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 
 /// The statement kinds counted in `statements_total{op}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +186,58 @@ impl PolicyMetrics {
         self.statements
             .with_label_values(&[role, op.as_str(), decision.as_str()])
             .inc();
+    }
+
+    /// The counters one statement of `role` moves each time it runs, resolved once (a label
+    /// lookup hashes its values; a session runs the same statements over and over).
+    /// `refused_by` is the rule that refuses it, `tables` the tables it reads.
+    pub fn statement_counters<'t>(
+        &self,
+        role: &str,
+        op: Op,
+        refused_by: Option<&str>,
+        tables: impl IntoIterator<Item = &'t str>,
+    ) -> StatementCounters {
+        let decision = match refused_by {
+            Some(_) => Decision::Deny,
+            None => Decision::Allow,
+        };
+        StatementCounters {
+            statements: self
+                .statements
+                .with_label_values(&[role, op.as_str(), decision.as_str()]),
+            denied: refused_by.map(|rule| self.denied.with_label_values(&[role, rule])),
+            rows: tables
+                .into_iter()
+                .map(|t| self.rows.with_label_values(&[role, t]))
+                .collect(),
+        }
+    }
+}
+
+/// The series one decided statement counts in (see [`PolicyMetrics::statement_counters`]).
+#[derive(Debug, Clone)]
+pub struct StatementCounters {
+    statements: IntCounter,
+    denied: Option<IntCounter>,
+    /// `rows_returned_total` of each table the statement reads.
+    rows: Vec<IntCounter>,
+}
+
+impl StatementCounters {
+    /// Counts one run (and its refusal, if refused).
+    pub fn count(&self) {
+        self.statements.inc();
+        if let Some(d) = &self.denied {
+            d.inc();
+        }
+    }
+
+    /// Counts `n` rows returned, under each table read.
+    pub fn rows_returned(&self, n: u64) {
+        for r in &self.rows {
+            r.inc_by(n);
+        }
     }
 }
 

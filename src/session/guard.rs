@@ -12,7 +12,7 @@ use parking_lot::RwLock;
 
 use super::Identity;
 use crate::catalog::{self, Catalog, Resolved, Snapshot};
-use crate::metrics::policy::{Op, PolicyMetrics};
+use crate::metrics::policy::{Op, PolicyMetrics, StatementCounters};
 use crate::policy::decide::{self, Refusal, Verdict};
 use crate::policy::{Policy, RoleSet};
 use crate::sql::{Analysis, AnalysisCache, CachedStatement};
@@ -56,6 +56,8 @@ pub struct Decided {
     /// Its `statement` record less session and parameters, rendered at its first run (unless
     /// parameters are recorded in clear, which puts the SQL as sent into the record).
     record_template: OnceLock<Option<StatementTemplate>>,
+    /// Its metric series for this login (see [`Inspector::count`]).
+    counters: OnceLock<StatementCounters>,
 }
 
 /// What [`Inspector::check_views`] found.
@@ -362,6 +364,7 @@ impl Inspector {
             normalized_text: cs.normalized.text.clone(),
             fingerprint: cs.normalized.fingerprint.to_string(),
             record_template: OnceLock::new(),
+            counters: OnceLock::new(),
         });
         if self.verdicts.len() >= SESSION_VERDICTS {
             self.verdicts.clear();
@@ -373,14 +376,34 @@ impl Inspector {
 
     /// Counts a decided statement in `statements_total` / `denied_total`.
     pub fn count(&self, d: &Decided) {
-        match &d.verdict {
-            Verdict::Allow { .. } => self.guard.metrics.statement(
+        self.counters(d).count();
+    }
+
+    /// Counts `n` rows of `d`'s result in `rows_returned_total`, under each table it reads.
+    pub fn count_rows(&self, d: &Decided, n: u64) {
+        self.counters(d).rows_returned(n);
+    }
+
+    /// `d`'s metric series, resolved at its first run.
+    fn counters<'d>(&self, d: &'d Decided) -> &'d StatementCounters {
+        d.counters.get_or_init(|| {
+            let refused_by = match &d.verdict {
+                Verdict::Allow { .. } => None,
+                Verdict::Deny(r) => Some(r.rule),
+            };
+            let tables: Vec<String> = d
+                .resolved
+                .tables_read
+                .iter()
+                .map(|t| t.qualified())
+                .collect();
+            self.guard.metrics.statement_counters(
                 &self.role,
                 d.op,
-                crate::metrics::policy::Decision::Allow,
-            ),
-            Verdict::Deny(r) => self.guard.metrics.refused(&self.role, d.op, r.rule),
-        }
+                refused_by,
+                tables.iter().map(String::as_str),
+            )
+        })
     }
 
     /// The `statement` record of `d`, rendered. `raw` is the statement as sent; `params` its

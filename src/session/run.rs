@@ -113,6 +113,8 @@ struct Relay {
     /// DDL went through: reload the catalog at the next ReadyForQuery.
     refresh_pending: bool,
     metrics: crate::metrics::proxy::ProxyMetrics,
+    /// `statement_duration_seconds{op}` series resolved so far (a label lookup hashes).
+    durations: [Option<prometheus::Histogram>; server::DURATION_LABELS],
     statements: u64,
     bytes_in: u64,
     bytes_out: u64,
@@ -259,6 +261,7 @@ async fn open(opened: Opened, identity: &Identity, ctx: &SessionContext) -> Opti
         portals: HashMap::new(),
         refresh_pending: false,
         metrics: ctx.metrics.clone(),
+        durations: Default::default(),
         statements: 0,
         bytes_in: 0,
         bytes_out: 0,

@@ -60,13 +60,13 @@ enum Action {
 /// A prepared statement the session knows (by name).
 pub struct PreparedInfo {
     pub decided: Option<Arc<Decided>>,
-    pub raw: String,
+    pub raw: Arc<str>,
 }
 
 /// A portal the session knows (by name).
 pub struct PortalInfo {
     pub decided: Option<Arc<Decided>>,
-    pub raw: String,
+    pub raw: Arc<str>,
     pub params: Params,
     pub formats: Vec<i16>,
     /// The statement's RowDescription known when the portal was bound.
@@ -504,7 +504,7 @@ impl Relay {
             name.clone(),
             PreparedInfo {
                 decided: Some(d),
-                raw: text,
+                raw: text.into(),
             },
         );
         self.tracker.on_parse(name, sql);
@@ -541,8 +541,8 @@ impl Relay {
         let statement = Bytes::copy_from_slice(bind.statement);
         if self.active {
             let (decided, raw) = match self.prepared.get(bind.statement) {
-                Some(p) => (p.decided.clone(), p.raw.clone()),
-                None => (None, String::new()),
+                Some(p) => (p.decided.clone(), Arc::clone(&p.raw)),
+                None => (None, Arc::from("")),
             };
             let mut params = Params::default();
             if self.insp.records_params() {
@@ -587,8 +587,8 @@ impl Relay {
                     let raw = self
                         .portals
                         .get(&portal)
-                        .map(|p| p.raw.clone())
-                        .unwrap_or_default();
+                        .map(|p| Arc::clone(&p.raw))
+                        .unwrap_or_else(|| Arc::from(""));
                     let (_, again) = self.insp.parse(&raw);
                     if let Verdict::Deny(r) = &again.verdict {
                         let message = r.message.clone();
@@ -603,14 +603,13 @@ impl Relay {
             }
         }
         let info = self.portals.get(&portal);
-        let formats = info.map(|p| p.formats.clone()).unwrap_or_default();
         let statement_rd = info.and_then(|p| p.statement_rd.clone());
         let mut stmts = Vec::with_capacity(1);
         if let Some(d) = &decided {
             self.insp.count(d);
             self.statements += 1;
             let no_params = Params::default();
-            let (raw, params) = info.map_or(("", &no_params), |p| (p.raw.as_str(), &p.params));
+            let (raw, params) = info.map_or(("", &no_params), |p| (&*p.raw, &p.params));
             let rec = self.insp.statement_record(d, raw, params, None);
             match self.submit(rec).await {
                 Ok(rec) => stmts.push(Stmt::new(Some(Arc::clone(d)), rec)),
@@ -635,7 +634,14 @@ impl Relay {
             && stmt.decided.as_deref().is_none_or(|d| d.touches_personal);
         if self.insp.masked || subjects_wanted {
             match statement_rd {
-                Some(rd) => self.describe_rows(&mut stmt, &rd, Some(&formats)),
+                Some(rd) => {
+                    let formats = self
+                        .portals
+                        .get(&portal)
+                        .map(|p| p.formats.clone())
+                        .unwrap_or_default();
+                    self.describe_rows(&mut stmt, &rd, Some(&formats));
+                }
                 None => {
                     // Nobody described this statement yet: ask the database, consume the answer.
                     let mut buf = BytesMut::new();

@@ -34,16 +34,19 @@ fn wrap(tag: u8, payload: &[u8]) -> BytesMut {
     buf
 }
 
-/// The `statement_duration_seconds{op}` label.
-fn duration_label(op: Option<Op>) -> &'static str {
+/// How many `statement_duration_seconds{op}` series there are (see [`duration_label`]).
+pub(super) const DURATION_LABELS: usize = 7;
+
+/// The `statement_duration_seconds{op}` label, and its slot in `Relay::durations`.
+fn duration_label(op: Option<Op>) -> (usize, &'static str) {
     match op {
-        Some(Op::Select) => "SELECT",
-        Some(Op::Insert) => "INSERT",
-        Some(Op::Update) => "UPDATE",
-        Some(Op::Delete) => "DELETE",
-        Some(Op::Copy) => "COPY",
-        Some(Op::Ddl) => "DDL",
-        Some(Op::Merge | Op::Transaction | Op::Other) | None => "OTHER",
+        Some(Op::Select) => (0, "SELECT"),
+        Some(Op::Insert) => (1, "INSERT"),
+        Some(Op::Update) => (2, "UPDATE"),
+        Some(Op::Delete) => (3, "DELETE"),
+        Some(Op::Copy) => (4, "COPY"),
+        Some(Op::Ddl) => (5, "DDL"),
+        Some(Op::Merge | Op::Transaction | Op::Other) | None => (6, "OTHER"),
     }
 }
 
@@ -344,19 +347,19 @@ impl Relay {
     ) {
         let elapsed = started.elapsed();
         let op = stmt.decided.as_ref().map(|d| d.op);
-        self.metrics
-            .statement_duration_seconds
-            .with_label_values(&[duration_label(op)])
+        let (slot, label) = duration_label(op);
+        let metrics = &self.metrics;
+        if let Some(h) = self.durations.get_mut(slot) {
+            h.get_or_insert_with(|| {
+                metrics
+                    .statement_duration_seconds
+                    .with_label_values(&[label])
+            })
             .observe(elapsed.as_secs_f64());
+        }
         if stmt.rows > 0 {
             if let Some(d) = &stmt.decided {
-                for t in &d.resolved.tables_read {
-                    self.insp.guard().metrics.rows_returned(
-                        &self.insp.role,
-                        &t.qualified(),
-                        stmt.rows,
-                    );
-                }
+                self.insp.count_rows(d, stmt.rows);
             }
         }
         for (n, column) in stmt.masked.iter().zip(&stmt.columns) {
