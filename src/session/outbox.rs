@@ -50,12 +50,7 @@ impl Outbox {
         if len > 0 && self.chunks.is_empty() {
             let head = buf.get(..len).unwrap_or(&[]);
             match Pin::new(&mut *stream).poll_write(cx, head) {
-                Poll::Ready(Ok(0)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "peer stopped reading",
-                    ))
-                }
+                Poll::Ready(Ok(0)) => return Err(peer_stopped()),
                 Poll::Ready(Ok(n)) => {
                     buf.advance(n);
                     len -= n.min(len);
@@ -106,12 +101,7 @@ impl Outbox {
                     }
                 };
                 match polled {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "peer stopped reading",
-                        )))
-                    }
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(peer_stopped())),
                     Poll::Ready(Ok(n)) => n,
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => return Poll::Pending,
@@ -153,4 +143,9 @@ impl Outbox {
     pub async fn drain_to(&mut self, stream: &mut Stream) -> io::Result<()> {
         std::future::poll_fn(|cx| self.poll_write_to(stream, cx)).await
     }
+}
+
+/// A write that took nothing: the peer no longer reads.
+fn peer_stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::WriteZero, "peer stopped reading")
 }
