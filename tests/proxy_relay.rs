@@ -203,6 +203,61 @@ async fn wait_for_pg_sleep(fx: &Fixture) -> TestResult {
 }
 
 #[tokio::test]
+async fn sigterm_closes_idle_sessions_at_once_and_busy_ones_when_their_statement_ends() -> TestResult
+{
+    require_proxy!("shutting down is the proxy's own behaviour");
+    let mut fx = Fixture::start().await?;
+    let addr = fx.target.address();
+    let mut idle = RawConn::connect(&addr, PASSWORD_USER.0, PASSWORD_USER.1, DB, &[]).await?;
+    let mut busy = RawConn::connect(&addr, PASSWORD_USER.0, PASSWORD_USER.1, DB, &[]).await?;
+    busy.send(&raw::query(b"SELECT pg_sleep(3), 'finished'"))
+        .await?;
+    wait_for_pg_sleep(&fx).await?;
+    let stopped_at = tokio::time::Instant::now();
+    // The grace period is the default 30 s: waiting it out instead of closing each session at
+    // its idle point misses these deadlines.
+    let stopping = fx.target.terminate(Duration::from_secs(15));
+    let clients = tokio::time::timeout(Duration::from_secs(15), async {
+        let idle_msgs = idle.until_closed(10).await?;
+        let idle_closed_after = stopped_at.elapsed();
+        let busy_msgs = busy.until_closed(20).await?;
+        TestResult::Ok((idle_msgs, idle_closed_after, busy_msgs))
+    });
+    let (exited, clients) = tokio::join!(stopping, clients);
+    let (idle_msgs, idle_closed_after, busy_msgs) =
+        clients.map_err(|_| "a client was not closed within 15 s of SIGTERM")??;
+    let shutdown_error = |msgs: &[raw::Message]| {
+        msgs.iter()
+            .any(|m| m.tag == b'E' && m.sqlstate().as_deref() == Some("57P01"))
+    };
+    assert!(shutdown_error(&idle_msgs), "idle session: {idle_msgs:?}");
+    assert!(
+        idle_closed_after < Duration::from_millis(2500),
+        "the idle session was closed {idle_closed_after:?} after SIGTERM, not at once"
+    );
+    // The running statement finished and its result arrived before the session was closed.
+    let row = busy_msgs
+        .iter()
+        .find(|m| m.tag == b'D')
+        .ok_or_else(|| format!("no row for the running statement: {busy_msgs:?}"))?;
+    assert_eq!(row.data_row()?.get(1), Some(&Some(b"finished".to_vec())));
+    let ready = busy_msgs.iter().position(|m| m.tag == b'Z');
+    let closed = busy_msgs
+        .iter()
+        .position(|m| m.tag == b'E' && m.sqlstate().as_deref() == Some("57P01"));
+    assert!(
+        matches!((ready, closed), (Some(r), Some(c)) if r < c),
+        "busy session: {busy_msgs:?}"
+    );
+    assert!(
+        exited?,
+        "the proxy did not exit cleanly within 15 s of SIGTERM; log:\n{}",
+        fx.target.proxy_log()
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn cancel_stops_pg_sleep_within_two_seconds() -> TestResult {
     let fx = Fixture::start().await?;
     let mut conn = RawConn::connect(

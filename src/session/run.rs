@@ -63,6 +63,8 @@ enum Event {
     UpstreamError(io::Error),
     /// A frame from either side broke the protocol (the reason, for the client and the log).
     Violation(String),
+    /// Shutdown is draining sessions and this one is idle with nothing left to send.
+    Drained,
 }
 
 /// How a session ended, for the log.
@@ -323,9 +325,6 @@ impl Relay {
         // the watch channel anew).
         let mut stop = Box::pin(next_stop_level(ctx.hard_stop.clone()));
         loop {
-            if self.draining && self.state.is_idle() && self.to_client.is_empty() {
-                return in_span(self.close_for_shutdown(), span).await;
-            }
             let event = tokio::select! {
                 biased;
                 (level, rx) = &mut stop => {
@@ -338,11 +337,7 @@ impl Relay {
                 }
                 ev = std::future::poll_fn(|cx| self.poll_io(cx)) => ev,
             };
-            let handled = match span {
-                Some(span) => self.handle(event, ctx).instrument(span.clone()).await,
-                None => self.handle(event, ctx).await,
-            };
-            if let Some(end) = handled {
+            if let Some(end) = in_span(self.handle(event, ctx), span).await {
                 return end;
             }
         }
@@ -354,6 +349,7 @@ impl Relay {
             Event::ClientData => self.on_client_data().await,
             Event::UpstreamData => self.on_upstream_data().await,
             Event::Violation(why) => Err(why),
+            Event::Drained => return Some(self.close_for_shutdown().await),
             Event::ClientClosed => {
                 let _ = self.send_upstream_terminate().await;
                 return Some(End::ClientLeft);
@@ -428,7 +424,8 @@ impl Relay {
     /// A session that only passes frames through handles what it read right here and goes round
     /// again (write, then read), so a round trip costs one wake-up per direction and never goes
     /// back through the event loop; tokio's cooperative budget on socket polls keeps this loop
-    /// from starving other sessions on the thread.
+    /// from starving other sessions on the thread. Each round, once the writes are done, a
+    /// draining session that is idle is over.
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
         loop {
             if let Poll::Ready(Err(e)) = self.to_upstream.poll_write_to(&mut self.upstream, cx) {
@@ -437,7 +434,10 @@ impl Relay {
             if let Poll::Ready(Err(e)) = self.to_client.poll_write_to(&mut self.client, cx) {
                 return Poll::Ready(Event::ClientError(e));
             }
-            let inline = !self.active && !self.draining;
+            if self.draining && self.state.is_idle() && self.to_client.is_empty() {
+                return Poll::Ready(Event::Drained);
+            }
+            let inline = !self.active;
             if self.to_upstream.len() < HIGH_WATER {
                 match self
                     .client
@@ -504,27 +504,20 @@ impl Relay {
         }
     }
 
-    /// Scans the complete client frames and queues them for the database.
+    /// Scans the complete client frames and hands them to the statement machinery (sessions
+    /// that only pass frames through forward them in [`Relay::poll_io`]).
     async fn on_client_data(&mut self) -> Result<(), String> {
-        let chunk = self.take_client_frames()?;
-        match chunk {
-            Some(chunk) if self.active => self.on_client_chunk(chunk).await,
-            chunk => {
-                self.pass_to_upstream(chunk);
-                Ok(())
-            }
+        match self.take_client_frames()? {
+            Some(chunk) => self.on_client_chunk(chunk).await,
+            None => Ok(()),
         }
     }
 
-    /// Scans the complete server frames and queues them for the client.
+    /// Scans the complete server frames and hands them to the result machinery.
     async fn on_upstream_data(&mut self) -> Result<(), String> {
-        let chunk = self.take_upstream_frames()?;
-        match chunk {
-            Some(chunk) if self.active => self.on_upstream_chunk(chunk).await,
-            chunk => {
-                self.pass_to_client(chunk);
-                Ok(())
-            }
+        match self.take_upstream_frames()? {
+            Some(chunk) => self.on_upstream_chunk(chunk).await,
+            None => Ok(()),
         }
     }
 
@@ -580,22 +573,6 @@ impl Relay {
             at += total;
         }
         Ok(at)
-    }
-
-    /// Queues client frames that pass through untouched.
-    fn pass_to_upstream(&mut self, chunk: Option<Bytes>) {
-        if let Some(chunk) = chunk {
-            self.bytes_in += u64::try_from(chunk.len()).unwrap_or(0);
-            self.to_upstream.push(chunk);
-        }
-    }
-
-    /// Queues server frames that pass through untouched.
-    fn pass_to_client(&mut self, chunk: Option<Bytes>) {
-        if let Some(chunk) = chunk {
-            self.bytes_out += u64::try_from(chunk.len()).unwrap_or(0);
-            self.to_client.push(chunk);
-        }
     }
 
     async fn send_upstream_terminate(&mut self) -> io::Result<()> {
