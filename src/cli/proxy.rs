@@ -29,10 +29,6 @@ pub struct Args {
 }
 
 /// Statement kinds whose duration series exist from the start.
-const OPS: &[&str] = &[
-    "SELECT", "INSERT", "UPDATE", "DELETE", "COPY", "DDL", "OTHER",
-];
-
 pub fn run(args: Args) -> Result<u8> {
     let config = config::load(&args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -80,7 +76,7 @@ pub async fn serve(
     on_bound: impl FnOnce(Bound),
 ) -> Result<()> {
     let registry = prometheus::Registry::new();
-    let metrics = ProxyMetrics::register(&registry, OPS)
+    let metrics = ProxyMetrics::register(&registry)
         .map_err(|e| Error::internal(format!("registering metrics: {e}")))?;
     let policy = config.policy;
     let columns: Vec<String> = policy
@@ -114,7 +110,7 @@ pub async fn serve(
         record_policy(h, &policy).await?;
     }
     let hash_key = match &handle {
-        Some(h) => h.hash_key_bytes(),
+        Some(h) => h.hash_key().bytes(),
         None => {
             let mut k = [0u8; 32];
             getrandom::fill(&mut k)

@@ -170,11 +170,6 @@ impl PolicyMetrics {
             .inc_by(n);
     }
 
-    /// Counts `n` rows sent to `role` from a statement that read `table`.
-    pub fn rows_returned(&self, role: &str, table: &str, n: u64) {
-        self.rows.with_label_values(&[role, table]).inc_by(n);
-    }
-
     /// Counts one statement of `role` refused by `rule` (also counted in `statements_total`).
     pub fn refused(&self, role: &str, op: Op, rule: &str) {
         self.denied.with_label_values(&[role, rule]).inc();

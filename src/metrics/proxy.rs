@@ -1,5 +1,6 @@
 //! Metric families of the connection layer: sessions, upstream errors, per-statement timing.
 
+use crate::metrics::policy::Op;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
@@ -45,19 +46,27 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The `op` labels of `statement_duration_seconds`, in [`ProxyMetrics::statement_duration`]'s
+/// order.
+const DURATION_OPS: [&str; 7] = [
+    "SELECT", "INSERT", "UPDATE", "DELETE", "COPY", "DDL", "OTHER",
+];
+
 /// The connection layer's families. Cheap to clone: each field is an `Arc` inside.
 #[derive(Clone)]
 pub struct ProxyMetrics {
     pub connections_active: IntGauge,
     connections_total: IntCounterVec,
     pub upstream_errors_total: IntCounter,
-    pub statement_duration_seconds: HistogramVec,
+    /// `statement_duration_seconds`, one series per [`DURATION_OPS`] label, resolved at
+    /// registration (a label lookup hashes its values; this is observed for every statement).
+    statement_durations: [Histogram; DURATION_OPS.len()],
     pub proxy_overhead_seconds: Histogram,
 }
 
 impl ProxyMetrics {
-    /// Registers the families; `ops` pre-creates the `op` series of the duration histogram.
-    pub fn register(registry: &Registry, ops: &[&str]) -> prometheus::Result<ProxyMetrics> {
+    /// Registers the families, every `op` series of the duration histogram included.
+    pub fn register(registry: &Registry) -> prometheus::Result<ProxyMetrics> {
         let connections_active = IntGauge::new(
             "trailmask_connections_active",
             "Client connections currently open.",
@@ -96,16 +105,31 @@ impl ProxyMetrics {
         for outcome in ConnectionOutcome::ALL {
             connections_total.with_label_values(&[outcome.as_str()]);
         }
-        for op in ops {
-            statement_duration_seconds.with_label_values(&[op]);
-        }
+        let statement_durations =
+            DURATION_OPS.map(|op| statement_duration_seconds.with_label_values(&[op]));
         Ok(ProxyMetrics {
             connections_active,
             connections_total,
             upstream_errors_total,
-            statement_duration_seconds,
+            statement_durations,
             proxy_overhead_seconds,
         })
+    }
+
+    /// The `statement_duration_seconds` series of a statement of kind `op` (`None`: not
+    /// decided, as when trailmask only relays).
+    pub fn statement_duration(&self, op: Option<Op>) -> &Histogram {
+        let i = match op {
+            Some(Op::Select) => 0,
+            Some(Op::Insert) => 1,
+            Some(Op::Update) => 2,
+            Some(Op::Delete) => 3,
+            Some(Op::Copy) => 4,
+            Some(Op::Ddl) => 5,
+            Some(Op::Merge | Op::Transaction | Op::Other) | None => 6,
+        };
+        let [first, ..] = &self.statement_durations;
+        self.statement_durations.get(i).unwrap_or(first)
     }
 
     pub fn connection(&self, outcome: ConnectionOutcome) {
@@ -122,7 +146,7 @@ mod tests {
     #[test]
     fn series_exist_before_the_first_event() {
         let registry = Registry::new();
-        let m = ProxyMetrics::register(&registry, &["SELECT"]).unwrap();
+        let m = ProxyMetrics::register(&registry).unwrap();
         m.connection(ConnectionOutcome::Ok);
         let text = crate::metrics::render(&registry);
         assert!(
@@ -131,6 +155,13 @@ mod tests {
         );
         assert!(text.contains("trailmask_connections_total{outcome=\"auth_failed\"} 0\n"));
         assert!(text.contains("trailmask_connections_active 0\n"));
+        assert!(text.contains("trailmask_statement_duration_seconds_count{op=\"SELECT\"} 0\n"));
+        m.statement_duration(Some(Op::Copy)).observe(0.5);
+        m.statement_duration(Some(Op::Transaction)).observe(0.5);
+        m.statement_duration(None).observe(0.5);
+        let text = crate::metrics::render(&registry);
+        assert!(text.contains("trailmask_statement_duration_seconds_count{op=\"COPY\"} 1\n"));
+        assert!(text.contains("trailmask_statement_duration_seconds_count{op=\"OTHER\"} 2\n"));
         assert!(text.contains("trailmask_statement_duration_seconds_count{op=\"SELECT\"} 0\n"));
     }
 }

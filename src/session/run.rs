@@ -37,8 +37,8 @@ use crate::trail::writer::SessionTicket;
 /// Stop reading from one side while this much is queued for the other: 1 MiB keeps big results
 /// streaming at full speed without letting one session buffer without bound.
 const HIGH_WATER: usize = 1 << 20;
-/// Bounds of the adaptive read size: small for OLTP round trips (the tail is zero-filled before
-/// each read), growing while reads fill it, up to 64 KiB for bulk results.
+/// Bounds of the adaptive read size: small for OLTP round trips (so the buffers a session keeps
+/// stay small), growing while reads fill it, up to 64 KiB for bulk results.
 const READ_MIN: usize = 4 * 1024;
 const READ_MAX: usize = 64 * 1024;
 
@@ -115,8 +115,6 @@ struct Relay {
     /// DDL went through: reload the catalog at the next ReadyForQuery.
     refresh_pending: bool,
     metrics: crate::metrics::proxy::ProxyMetrics,
-    /// `statement_duration_seconds{op}` series resolved so far (a label lookup hashes).
-    durations: [Option<prometheus::Histogram>; server::DURATION_LABELS],
     statements: u64,
     bytes_in: u64,
     bytes_out: u64,
@@ -263,7 +261,6 @@ async fn open(opened: Opened, identity: &Identity, ctx: &SessionContext) -> Opti
         portals: HashMap::new(),
         refresh_pending: false,
         metrics: ctx.metrics.clone(),
-        durations: Default::default(),
         statements: 0,
         bytes_in: 0,
         bytes_out: 0,

@@ -372,11 +372,6 @@ impl TrailHandle {
         link.durable().await
     }
 
-    /// The key of the keyed hashes (for the `hash` mask).
-    pub fn hash_key_bytes(&self) -> [u8; 32] {
-        self.shared.hash_key.bytes()
-    }
-
     /// Whether the trail can be written now (for `/readyz` and 58030 refusals).
     pub fn is_writable(&self) -> bool {
         self.shared.writable.load(Ordering::Acquire)
@@ -415,12 +410,7 @@ impl TrailHandle {
         self.shared.parameters
     }
 
-    /// Keyed BLAKE3 (hex) of a parameter or subject id.
-    pub fn keyed_hash(&self, bytes: &[u8]) -> String {
-        self.shared.hash_key.keyed_hex(bytes)
-    }
-
-    /// The key of [`TrailHandle::keyed_hash`].
+    /// The key of the keyed hashes (recorded parameters and subjects, and the `hash` mask).
     pub fn hash_key(&self) -> &record::HashKey {
         &self.shared.hash_key
     }

@@ -55,6 +55,33 @@ fn every_configured_series_starts_at_zero_and_counts() {
 }
 
 #[test]
+fn statement_counters_count_runs_refusals_and_rows_per_table() {
+    let registry = Registry::new();
+    let m = PolicyMetrics::register(&registry, &[], &[], &["deny_column"]).unwrap();
+    let allowed = m.statement_counters(
+        "front_desk",
+        Op::Select,
+        None,
+        ["public.guests", "public.rooms"],
+    );
+    let denied = m.statement_counters("front_desk", Op::Select, Some("deny_column"), []);
+    allowed.count();
+    allowed.count();
+    allowed.rows_returned(5);
+    denied.count();
+    let text = render(&registry);
+    for line in [
+        "trailmask_statements_total{decision=\"allow\",op=\"SELECT\",role=\"front_desk\"} 2",
+        "trailmask_statements_total{decision=\"deny\",op=\"SELECT\",role=\"front_desk\"} 1",
+        "trailmask_denied_total{role=\"front_desk\",rule=\"deny_column\"} 1",
+        "trailmask_rows_returned_total{role=\"front_desk\",table=\"public.guests\"} 5",
+        "trailmask_rows_returned_total{role=\"front_desk\",table=\"public.rooms\"} 5",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
+    }
+}
+
+#[test]
 fn registering_twice_is_an_error_not_a_panic() {
     let registry = Registry::new();
     PolicyMetrics::register(&registry, &[], &[], &[]).unwrap();

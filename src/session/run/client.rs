@@ -439,20 +439,13 @@ impl Relay {
         let Some(stmt) = stmts.get(i) else {
             return Ok(());
         };
-        let strict = self
-            .insp
-            .trail()
-            .is_some_and(|t| t.durability() == Durability::Strict);
-        if !strict {
-            return Ok(());
-        }
-        let allow = self
-            .insp
-            .trail()
-            .is_some_and(|t| t.on_failure() == OnFailure::Allow);
         let Some(trail) = self.insp.trail() else {
             return Ok(());
         };
+        if trail.durability() != Durability::Strict {
+            return Ok(());
+        }
+        let allow = trail.on_failure() == OnFailure::Allow;
         match &stmt.record {
             Record::Linked(link) => match trail.durable(link).await {
                 Ok(_) => Ok(()),

@@ -170,9 +170,9 @@ impl Subjects {
     fn new_subject(&mut self, value: &[u8]) {
         self.total += 1;
         if self.list.len() < MAX_SUBJECTS {
-            let h = blake3::keyed_hash(&self.key, value);
-            self.list
-                .push(crate::trail::record::hex_encode(h.as_bytes()));
+            // The trail's keyed hash, so subjects join with recorded parameters.
+            let key = crate::trail::record::HashKey::new(*self.key);
+            self.list.push(key.keyed_hex(value));
         }
     }
 }

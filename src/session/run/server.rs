@@ -8,7 +8,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::flight::{Kind, Record, Stmt, Subjects};
 use super::{frame_bounds, Relay};
 use crate::mask::FieldAction;
-use crate::metrics::policy::Op;
 use crate::policy::decide;
 use crate::protocol::backend;
 use crate::protocol::encode::{self, Severity};
@@ -32,22 +31,6 @@ fn wrap(tag: u8, payload: &[u8]) -> BytesMut {
     buf.put_i32(i32::try_from(payload.len() + 4).unwrap_or(i32::MAX));
     buf.put_slice(payload);
     buf
-}
-
-/// How many `statement_duration_seconds{op}` series there are (see [`duration_label`]).
-pub(super) const DURATION_LABELS: usize = 7;
-
-/// The `statement_duration_seconds{op}` label, and its slot in `Relay::durations`.
-fn duration_label(op: Option<Op>) -> (usize, &'static str) {
-    match op {
-        Some(Op::Select) => (0, "SELECT"),
-        Some(Op::Insert) => (1, "INSERT"),
-        Some(Op::Update) => (2, "UPDATE"),
-        Some(Op::Delete) => (3, "DELETE"),
-        Some(Op::Copy) => (4, "COPY"),
-        Some(Op::Ddl) => (5, "DDL"),
-        Some(Op::Merge | Op::Transaction | Op::Other) | None => (6, "OTHER"),
-    }
 }
 
 impl Relay {
@@ -347,16 +330,9 @@ impl Relay {
     ) {
         let elapsed = started.elapsed();
         let op = stmt.decided.as_ref().map(|d| d.op);
-        let (slot, label) = duration_label(op);
-        let metrics = &self.metrics;
-        if let Some(h) = self.durations.get_mut(slot) {
-            h.get_or_insert_with(|| {
-                metrics
-                    .statement_duration_seconds
-                    .with_label_values(&[label])
-            })
+        self.metrics
+            .statement_duration(op)
             .observe(elapsed.as_secs_f64());
-        }
         if stmt.rows > 0 {
             if let Some(d) = &stmt.decided {
                 self.insp.count_rows(d, stmt.rows);

@@ -110,11 +110,6 @@ impl Params {
         self.json.extend_from_slice(hex.as_bytes());
         self.json.push(b'"');
     }
-
-    /// No parameter was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.json.is_empty()
-    }
 }
 
 #[cfg(test)]

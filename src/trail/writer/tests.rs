@@ -196,7 +196,7 @@ fn handle_reports_and_hashes() {
     assert!(h.is_writable());
     assert_eq!(h.durability(), Durability::Batched);
     assert_eq!(
-        h.keyed_hash(b"A123456789"),
+        h.hash_key().keyed_hex(b"A123456789"),
         HashKey::new([9; 32]).keyed_hex(b"A123456789")
     );
     assert_eq!(h.latest_checkpoint(), None);
