@@ -19,10 +19,11 @@
 //! Hand-off without a wakeup per record: [`TrailHandle::submit`] returns a [`Link`] whose seq
 //! the writer stores when it chains the record (no reply channel), and a `result` record is
 //! queued with [`TrailHandle::submit_result`] for the writer to render with its statement's seq.
-//! Under `batched` and `async` the writer does not wait on its queue while records flow: it
-//! sleeps until the next tick (every `group_commit`) and drains what arrived, so a sender never
-//! wakes it; only after a tick that found nothing does it wait on the queue again. Under
-//! `strict` it waits on the queue as before: sessions wait for the group's fsync anyway.
+//! The writer does not wait on its queue while records flow: it sleeps until the next tick
+//! (every `group_commit`) and drains what arrived, so a sender never wakes it; only after a
+//! tick that found nothing does it wait on the queue again. Under `strict` the tick also ends
+//! when every session waits for the open group: the last one to wait wakes the writer, once per
+//! group rather than once per record.
 //!
 //! The writer thread waits with a small current-thread tokio runtime (only for the queue and its
 //! timer); all file I/O is plain blocking `std::fs` on that thread.
@@ -212,9 +213,6 @@ enum Request {
         rec: Prepared,
         statement: Arc<AtomicU64>,
     },
-    /// `strict`: every registered session is waiting for the open group, so no other record
-    /// can join it: commit now rather than at the end of `group_commit_ms`.
-    Flush,
 }
 
 /// State the handles read without asking the writer thread.
@@ -231,6 +229,12 @@ struct Shared {
     live: AtomicUsize,
     /// Of those, how many wait in [`TrailHandle::durable`] now.
     waiting: AtomicUsize,
+    /// `strict`: every registered session is waiting for the open group, so no other record
+    /// can join it: commit now rather than at the end of `group_commit_ms`. Set before
+    /// `flush` is notified; the writer takes it after draining the queue.
+    flush_asked: AtomicBool,
+    /// Wakes the writer for `flush_asked` (a record sent alone does not wake a busy writer).
+    flush: tokio::sync::Notify,
 }
 
 /// The running trail: owns the writer thread.
@@ -366,8 +370,8 @@ impl TrailHandle {
     pub async fn durable(&self, link: &Link) -> Result<u64, TrailUnavailable> {
         let waiting = Waiting::enter(&self.shared);
         if waiting.all_waiting() {
-            // Full queue: the writer is busy draining and will commit soon anyway.
-            let _ = self.tx.try_send(Request::Flush);
+            self.shared.flush_asked.store(true, Ordering::Release);
+            self.shared.flush.notify_one();
         }
         link.durable().await
     }
@@ -425,6 +429,23 @@ pub struct SessionTicket {
 impl Drop for SessionTicket {
     fn drop(&mut self) {
         self.shared.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Shared {
+    fn new(opts: &TrailOptions, on_failure: OnFailure, hash_key: HashKey) -> Shared {
+        Shared {
+            writable: AtomicBool::new(true),
+            latest_checkpoint: parking_lot::Mutex::new(None),
+            durability: opts.durability,
+            on_failure,
+            parameters: opts.parameters,
+            hash_key,
+            live: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            flush_asked: AtomicBool::new(false),
+            flush: tokio::sync::Notify::new(),
+        }
     }
 }
 
@@ -603,16 +624,7 @@ pub fn start(opts: TrailOptions, metrics: TrailMetrics) -> Result<Trail, Error> 
             })?
         }
     };
-    let shared = Arc::new(Shared {
-        writable: AtomicBool::new(true),
-        latest_checkpoint: parking_lot::Mutex::new(None),
-        durability: opts.durability,
-        on_failure: opts.on_failure,
-        parameters: opts.parameters,
-        hash_key,
-        live: AtomicUsize::new(0),
-        waiting: AtomicUsize::new(0),
-    });
+    let shared = Arc::new(Shared::new(&opts, opts.on_failure, hash_key));
     let (durable_tx, durable_rx) = watch::channel(DurableState {
         seq: 0,
         failing: false,
@@ -816,6 +828,7 @@ impl Writer {
     ) -> Result<(), Error> {
         let _span = tracing::info_span!("trail_writer", chain = self.opts.chain.as_str()).entered();
         let capacity = rx.max_capacity();
+        let shared = Arc::clone(&self.shared);
         // Whether the last drain took anything: a writer that found nothing waits on the queue.
         let mut busy = false;
         loop {
@@ -854,6 +867,7 @@ impl Writer {
                         Wait::Tick(_) => tokio::select! {
                             biased;
                             _ = &mut stop => Wake::Stop,
+                            () = shared.flush.notified() => Wake::Timer,
                             () = tokio::time::sleep_until(wake_at) => Wake::Timer,
                         },
                         Wait::None => match stop.try_recv() {
@@ -882,17 +896,14 @@ impl Writer {
                     return self.stop();
                 }
             }
-            while took < MAX_DRAIN {
-                match rx.try_recv() {
-                    Ok(req) => {
-                        self.accept(req);
-                        took += 1;
-                    }
-                    Err(_) => {
-                        // Whatever is queued from now on arrived after this instant.
-                        self.arrivals_since = Instant::now();
-                        break;
-                    }
+            took = self.drain(&mut rx, took);
+            if shared.flush_asked.swap(false, Ordering::AcqRel) {
+                // Every session waits. The record of the last one to ask was queued before it
+                // asked, yet possibly after the drain above found the queue empty: drain again,
+                // then commit the group at once.
+                took = self.drain(&mut rx, took);
+                if let Some(at) = self.commit_at {
+                    self.commit_at = Some(at.min(Instant::now()));
                 }
             }
             busy = took > 0;
@@ -906,10 +917,30 @@ impl Writer {
         }
     }
 
-    /// How the writer waits next. `strict` waits on the queue (sessions are waiting for the
-    /// group's fsync anyway). `batched`/`async` tick every `group_commit` while records flow, and
-    /// wait on the queue only after a tick that found nothing (and while failing, or with
-    /// `group_commit` zero).
+    /// Takes queued requests (up to [`MAX_DRAIN`] in all, counting `took` already taken) and
+    /// returns how many were taken in all.
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Request>, mut took: usize) -> usize {
+        while took < MAX_DRAIN {
+            match rx.try_recv() {
+                Ok(req) => {
+                    self.accept(req);
+                    took += 1;
+                }
+                Err(_) => {
+                    // Whatever is queued from now on arrived after this instant.
+                    self.arrivals_since = Instant::now();
+                    break;
+                }
+            }
+        }
+        took
+    }
+
+    /// How the writer waits next: every mode ticks every `group_commit` while records flow, so
+    /// a sender never wakes it, and waits on the queue only after a tick that found nothing
+    /// (and while failing, or with `group_commit` zero). Under `strict` a tick ends early when
+    /// every session waits for the open group ([`TrailHandle::durable`] asks for the flush):
+    /// one wake per group, not one per record.
     fn wait_mode(&self, busy: bool) -> Wait {
         if self.retry_at.is_some() || self.opts.group_commit.is_zero() {
             return Wait::Queue;
@@ -917,17 +948,10 @@ impl Writer {
         if self.backlog {
             return Wait::None;
         }
-        match self.opts.durability {
-            // Sessions wait for the group's fsync, so the writer takes each record as it comes
-            // (sleeping through the group showed no gain: strict is fsync-bound).
-            Durability::Strict => Wait::Queue,
-            Durability::Batched | Durability::Async => {
-                if busy {
-                    Wait::Tick(self.opts.group_commit)
-                } else {
-                    Wait::Queue
-                }
-            }
+        if busy {
+            Wait::Tick(self.opts.group_commit)
+        } else {
+            Wait::Queue
         }
     }
 
@@ -969,13 +993,6 @@ impl Writer {
                 }
                 rec.set_statement_seq(statement_seq);
                 let _ = self.chain(&rec);
-            }
-            Request::Flush => {
-                if self.opts.durability == Durability::Strict {
-                    if let Some(at) = self.commit_at {
-                        self.commit_at = Some(at.min(Instant::now()));
-                    }
-                }
             }
         }
     }

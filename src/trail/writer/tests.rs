@@ -480,16 +480,7 @@ fn links_queued_before_stop_are_written() {
 fn a_refused_statement_takes_its_result_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let opts = options(dir.path(), Durability::Batched, 1 << 20);
-    let shared = Arc::new(Shared {
-        writable: AtomicBool::new(true),
-        latest_checkpoint: parking_lot::Mutex::new(None),
-        durability: opts.durability,
-        on_failure: OnFailure::Allow,
-        parameters: opts.parameters,
-        hash_key: HashKey::new([9; 32]),
-        live: AtomicUsize::new(0),
-        waiting: AtomicUsize::new(0),
-    });
+    let shared = Arc::new(Shared::new(&opts, OnFailure::Allow, HashKey::new([9; 32])));
     let (durable_tx, durable_rx) = watch::channel(DurableState {
         seq: 0,
         failing: false,
