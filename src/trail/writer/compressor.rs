@@ -22,6 +22,21 @@ pub(super) struct Compressor {
     dir_lock: Arc<parking_lot::Mutex<()>>,
 }
 
+/// Nice value of the compressor thread: the lowest. Compressing a sealed segment can always
+/// wait; it uses CPU the sessions, the writer and the database leave idle, so a proxy under
+/// full load does not trade statements for compression (sealed segments then wait their turn
+/// uncompressed, and are compressed once load eases).
+const COMPRESSOR_NICE: i32 = 19;
+
+/// Lowers the calling thread's CPU priority to [`COMPRESSOR_NICE`] (on Linux the nice value
+/// is per thread). A failure only costs priority: it is logged and compression goes on.
+fn lower_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), COMPRESSOR_NICE) {
+        tracing::debug!(error = %e, "cannot lower the trail compressor's priority");
+    }
+}
+
 impl Compressor {
     /// Starts the thread; `None` (with a warning) if it cannot be started, in which case the
     /// writer compresses on its own thread.
@@ -33,6 +48,7 @@ impl Compressor {
         let spawned = std::thread::Builder::new()
             .name(format!("trail-zstd-{chain}"))
             .spawn(move || {
+                lower_priority();
                 while let Ok(name) = rx.recv() {
                     compress_one(&dir, &name, &lock);
                 }
@@ -113,6 +129,21 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+
+    /// The compressor's thread, and only it, runs at the lowest priority.
+    #[test]
+    fn the_compressor_thread_alone_runs_at_the_lowest_priority() {
+        let before = rustix::process::getpriority_process(None).unwrap();
+        let nice = std::thread::spawn(|| {
+            lower_priority();
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(nice, COMPRESSOR_NICE);
+        let me = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert_eq!(me, before);
+    }
 
     #[test]
     fn compresses_in_the_background_and_finish_waits() {
