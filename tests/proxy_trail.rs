@@ -853,6 +853,98 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
     Ok(())
 }
 
+/// Fails when executed: `2/0` would fail at Bind already, where the planner folds constants.
+const FAILS_AT_EXECUTE: &str = "SELECT 2 / floor(random())::int";
+
+/// Statements the database never ran, because an earlier one of the same batch failed, still
+/// get a `result` record: `error:25P02` with no rows, for the rest of a simple Query and for
+/// the Executes of a pipeline up to its Sync. The statement that failed has its own error.
+#[tokio::test]
+async fn statements_skipped_after_an_error_in_their_batch_get_an_error_result() -> TestResult {
+    require_proxy!("the trail is written by the proxy");
+    let setup = Setup::start(None).await?;
+    let proxy = Proxy::start(
+        &setup,
+        &Knobs {
+            parameters: "clear",
+            checkpoint_every_records: 1000,
+            segment_max_bytes: BIG_SEGMENTS,
+            on_failure: "block",
+        },
+    )
+    .await?;
+
+    // Simple Query: three statements, the second fails.
+    let s = proxy.connect(MD5_USER).await?;
+    let err = timeout(
+        OP_TIMEOUT,
+        s.simple_query("SELECT 101; SELECT 1/0; SELECT 102"),
+    )
+    .await?
+    .err()
+    .ok_or("division by zero succeeded")?;
+    assert_eq!(sqlstate(&err), Some("22012"), "{err}");
+    drop(s);
+
+    // Extended: one pipeline, the first Execute fails, one Sync.
+    let addr = format!("127.0.0.1:{}", proxy.port);
+    let mut raw =
+        support::raw::RawConn::connect(&addr, PASSWORD_USER.0, PASSWORD_USER.1, DB, &[]).await?;
+    let mut batch = Vec::new();
+    for (name, sql) in [("s1", FAILS_AT_EXECUTE), ("s2", "SELECT 202")] {
+        batch.extend(support::raw::parse(name, sql.as_bytes()));
+        batch.extend(support::raw::bind("", name, &[], 0));
+        batch.extend(support::raw::execute(""));
+    }
+    batch.extend(support::raw::sync());
+    raw.send(&batch).await?;
+    let answer = timeout(OP_TIMEOUT, raw.until_ready()).await??;
+    let errors: Vec<String> = answer.iter().filter_map(|m| m.sqlstate()).collect();
+    assert_eq!(errors, vec!["22012".to_owned()], "{answer:?}");
+    // The session goes on after the Sync.
+    raw.send(&support::raw::query(b"SELECT 303")).await?;
+    timeout(OP_TIMEOUT, raw.until_ready()).await??;
+    drop(raw);
+
+    let records = wait_for_records(&setup.trail, "the result of SELECT 303", |recs| {
+        let st = recs
+            .iter()
+            .find(|r| kind(r) == "statement" && r["sql"] == "SELECT 303")?;
+        recs.iter()
+            .any(|r| kind(r) == "result" && r["statement_seq"] == st["seq"])
+            .then(|| recs.to_vec())
+    })
+    .await?;
+    let status_of = |sql: &str| -> TestResult<(String, u64)> {
+        let st = records
+            .iter()
+            .find(|r| {
+                kind(r) == "statement"
+                    && r["sql"].as_str().is_some_and(|s| squash(s) == squash(sql))
+            })
+            .ok_or_else(|| format!("no statement record for {sql:?} in {records:?}"))?;
+        let res = records
+            .iter()
+            .find(|r| kind(r) == "result" && r["statement_seq"] == st["seq"])
+            .ok_or_else(|| format!("no result record for {sql:?} (statement {st})"))?;
+        Ok((
+            res["status"].as_str().unwrap_or("").to_owned(),
+            res["rows"].as_u64().unwrap_or(u64::MAX),
+        ))
+    };
+    assert_eq!(status_of("SELECT 101")?, ("ok".to_owned(), 1));
+    assert_eq!(status_of("SELECT 1/0")?, ("error:22012".to_owned(), 0));
+    assert_eq!(status_of("SELECT 102")?, ("error:25P02".to_owned(), 0));
+    assert_eq!(status_of(FAILS_AT_EXECUTE)?, ("error:22012".to_owned(), 0));
+    assert_eq!(status_of("SELECT 202")?, ("error:25P02".to_owned(), 0));
+    assert_eq!(status_of("SELECT 303")?, ("ok".to_owned(), 1));
+
+    proxy.stop().await?;
+    let (code, text) = verify(&setup.trail, Some(&setup.public_key()), &[]).await?;
+    assert_eq!(code, 0, "{text}");
+    Ok(())
+}
+
 // === crash ===
 
 /// Statements each crash client runs, alternately an INSERT (simple query) and a SELECT of the

@@ -110,6 +110,10 @@ struct Relay {
     /// Queries, FunctionCalls and Syncs sent upstream; ReadyForQuery messages received.
     batches_sent: u64,
     batches_done: u64,
+    /// A statement of the batch whose results are arriving failed: the database skips the rest
+    /// of that batch (up to its Sync), so the Executes still in flight at its ReadyForQuery never
+    /// ran.
+    batch_failed: bool,
     prepared: HashMap<Bytes, client::PreparedInfo>,
     portals: HashMap<Bytes, client::PortalInfo>,
     /// DDL went through: reload the catalog at the next ReadyForQuery.
@@ -257,6 +261,7 @@ async fn open(opened: Opened, identity: &Identity, ctx: &SessionContext) -> Opti
         flights: VecDeque::new(),
         batches_sent: 0,
         batches_done: 0,
+        batch_failed: false,
         prepared: HashMap::new(),
         portals: HashMap::new(),
         refresh_pending: false,

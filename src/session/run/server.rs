@@ -17,6 +17,10 @@ use crate::session::rewrite::{self, FieldInfo, ResultPlan};
 use crate::session::splice::Splice;
 use crate::trail::record::{ResultRecord, Status};
 
+/// `result.status` of a statement the database skipped after an earlier failure in its batch:
+/// in_failed_sql_transaction, the SQLSTATE PostgreSQL gives statements it will not run.
+const SKIPPED: &str = "25P02";
+
 /// What becomes of one server frame.
 enum Out {
     Forward,
@@ -146,12 +150,20 @@ impl Relay {
             }
             b'Z' => {
                 self.batches_done += 1;
+                let failed = std::mem::take(&mut self.batch_failed);
                 while self
                     .flights
                     .front()
                     .is_some_and(|f| f.batch <= self.batches_done)
                 {
-                    self.flights.pop_front();
+                    let Some(f) = self.flights.pop_front() else {
+                        break;
+                    };
+                    // Every Execute ends with its own message; one still here at the batch's
+                    // ReadyForQuery was skipped after the failure.
+                    if let (true, Kind::Execute { stmt, .. }) = (failed, f.kind) {
+                        self.record_skipped(stmt, f.started).await;
+                    }
                 }
                 if self.refresh_pending {
                     self.refresh_pending = false;
@@ -294,17 +306,20 @@ impl Relay {
             return;
         };
         let started = flight.started;
+        let mut skipped = Vec::new();
         let stmt = match &mut flight.kind {
             Kind::Query { stmts, at } => {
                 let Some(s) = stmts.get_mut(*at) else {
                     return;
                 };
                 let s = std::mem::replace(s, Stmt::new(None, Record::None));
-                *at = if matches!(status, Status::Error { .. }) {
-                    usize::MAX
+                if matches!(status, Status::Error { .. }) {
+                    // The database runs none of the Query's later statements.
+                    skipped = stmts.split_off(*at + 1);
+                    *at = usize::MAX;
                 } else {
-                    *at + 1
-                };
+                    *at += 1;
+                }
                 s
             }
             Kind::Execute { .. } => {
@@ -319,6 +334,25 @@ impl Relay {
             Kind::Refusal { .. } => return,
         };
         self.finish_stmt(stmt, status, command_tag, started).await;
+        for s in skipped {
+            self.record_skipped(s, started).await;
+        }
+    }
+
+    /// A statement the database skipped because an earlier message of its batch failed (an
+    /// earlier statement, or the Bind of its own portal): it never ran, and its `result` record
+    /// says so as PostgreSQL says it of statements in a failed transaction, `error:25P02`, with
+    /// no rows. No duration or row metrics: nothing ran.
+    async fn record_skipped(&mut self, stmt: Stmt, started: std::time::Instant) {
+        self.submit_result(
+            &stmt,
+            Status::Error {
+                sqlstate: SKIPPED.to_owned(),
+            },
+            String::new(),
+            started.elapsed(),
+        )
+        .await;
     }
 
     async fn finish_stmt(
@@ -346,6 +380,18 @@ impl Relay {
                     .masked(&self.insp.role, column, *n);
             }
         }
+        self.submit_result(&stmt, status, command_tag, elapsed)
+            .await;
+    }
+
+    /// Queues the `result` record of a statement that has a `statement` record.
+    async fn submit_result(
+        &mut self,
+        stmt: &Stmt,
+        status: Status,
+        command_tag: String,
+        elapsed: std::time::Duration,
+    ) {
         let link = match &stmt.record {
             Record::None => return,
             Record::Linked(link) => link,
@@ -374,6 +420,9 @@ impl Relay {
     }
 
     async fn on_error(&mut self, payload: &Bytes, matched: Matched) -> Out {
+        // Whatever failed (a Parse, a Bind, an Execute, a refusal), the database skips the
+        // rest of the batch.
+        self.batch_failed = true;
         let code = backend::ErrorFields::parse(payload)
             .and_then(|f| f.code().map(str::to_owned))
             .unwrap_or_else(|| "XX000".to_owned());
