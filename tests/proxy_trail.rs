@@ -853,12 +853,16 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
     Ok(())
 }
 
+/// Outlives a 50 ms statement_timeout.
+const SLEEPS: &str = "SELECT pg_sleep(5)";
+
 /// Fails when executed: `2/0` would fail at Bind already, where the planner folds constants.
 const FAILS_AT_EXECUTE: &str = "SELECT 2 / floor(random())::int";
 
 /// Statements the database never ran, because an earlier one of the same batch failed, still
 /// get a `result` record: `error:25P02` with no rows, for the rest of a simple Query and for
-/// the Executes of a pipeline up to its Sync. The statement that failed has its own error.
+/// the Executes of a pipeline up to its Sync. The statement that failed has its own error; one
+/// stopped by statement_timeout is `cancelled`.
 #[tokio::test]
 async fn statements_skipped_after_an_error_in_their_batch_get_an_error_result() -> TestResult {
     require_proxy!("the trail is written by the proxy");
@@ -904,12 +908,22 @@ async fn statements_skipped_after_an_error_in_their_batch_get_an_error_result() 
     // The session goes on after the Sync.
     raw.send(&support::raw::query(b"SELECT 303")).await?;
     timeout(OP_TIMEOUT, raw.until_ready()).await??;
+    // A statement stopped by statement_timeout (query_canceled) is `cancelled`.
+    raw.send(&support::raw::query(b"SET statement_timeout = '50ms'"))
+        .await?;
+    timeout(OP_TIMEOUT, raw.until_ready()).await??;
+    raw.send(&support::raw::query(SLEEPS.as_bytes())).await?;
+    let answer = timeout(OP_TIMEOUT, raw.until_ready()).await??;
+    let errors: Vec<String> = answer.iter().filter_map(|m| m.sqlstate()).collect();
+    assert_eq!(errors, vec!["57014".to_owned()], "{answer:?}");
+    raw.send(&support::raw::query(b"SELECT 404")).await?;
+    timeout(OP_TIMEOUT, raw.until_ready()).await??;
     drop(raw);
 
-    let records = wait_for_records(&setup.trail, "the result of SELECT 303", |recs| {
+    let records = wait_for_records(&setup.trail, "the result of SELECT 404", |recs| {
         let st = recs
             .iter()
-            .find(|r| kind(r) == "statement" && r["sql"] == "SELECT 303")?;
+            .find(|r| kind(r) == "statement" && r["sql"] == "SELECT 404")?;
         recs.iter()
             .any(|r| kind(r) == "result" && r["statement_seq"] == st["seq"])
             .then(|| recs.to_vec())
@@ -938,6 +952,7 @@ async fn statements_skipped_after_an_error_in_their_batch_get_an_error_result() 
     assert_eq!(status_of(FAILS_AT_EXECUTE)?, ("error:22012".to_owned(), 0));
     assert_eq!(status_of("SELECT 202")?, ("error:25P02".to_owned(), 0));
     assert_eq!(status_of("SELECT 303")?, ("ok".to_owned(), 1));
+    assert_eq!(status_of(SLEEPS)?, ("cancelled".to_owned(), 0));
 
     proxy.stop().await?;
     let (code, text) = verify(&setup.trail, Some(&setup.public_key()), &[]).await?;

@@ -20,6 +20,9 @@ use crate::trail::record::{ResultRecord, Status};
 /// `result.status` of a statement the database skipped after an earlier failure in its batch:
 /// in_failed_sql_transaction, the SQLSTATE PostgreSQL gives statements it will not run.
 const SKIPPED: &str = "25P02";
+/// query_canceled: a cancel request or `statement_timeout` stopped the statement; its `result`
+/// record says `cancelled`.
+const QUERY_CANCELED: &str = "57014";
 
 /// What becomes of one server frame.
 enum Out {
@@ -457,8 +460,12 @@ impl Relay {
             }
         }
         if matches!(matched, Matched::Execute { .. } | Matched::Query) {
-            self.end_current(Status::Error { sqlstate: code }, String::new())
-                .await;
+            let status = if code == QUERY_CANCELED {
+                Status::Cancelled
+            } else {
+                Status::Error { sqlstate: code }
+            };
+            self.end_current(status, String::new()).await;
         }
         if self.insp.masked {
             Out::Replace(wrap(
