@@ -855,6 +855,8 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
 
 /// Outlives a 50 ms statement_timeout.
 const SLEEPS: &str = "SELECT pg_sleep(5)";
+/// The same, as the first statement of a Query (another text: records are found by SQL).
+const SLEEPS_TOO: &str = "SELECT pg_sleep(6)";
 
 /// Fails when executed: `2/0` would fail at Bind already, where the planner folds constants.
 const FAILS_AT_EXECUTE: &str = "SELECT 2 / floor(random())::int";
@@ -916,6 +918,14 @@ async fn statements_skipped_after_an_error_in_their_batch_get_an_error_result() 
     let answer = timeout(OP_TIMEOUT, raw.until_ready()).await??;
     let errors: Vec<String> = answer.iter().filter_map(|m| m.sqlstate()).collect();
     assert_eq!(errors, vec!["57014".to_owned()], "{answer:?}");
+    // ... and what follows it in the same Query never runs.
+    raw.send(&support::raw::query(
+        format!("{SLEEPS_TOO}; SELECT 405").as_bytes(),
+    ))
+    .await?;
+    let answer = timeout(OP_TIMEOUT, raw.until_ready()).await??;
+    let errors: Vec<String> = answer.iter().filter_map(|m| m.sqlstate()).collect();
+    assert_eq!(errors, vec!["57014".to_owned()], "{answer:?}");
     raw.send(&support::raw::query(b"SELECT 404")).await?;
     timeout(OP_TIMEOUT, raw.until_ready()).await??;
     drop(raw);
@@ -953,6 +963,8 @@ async fn statements_skipped_after_an_error_in_their_batch_get_an_error_result() 
     assert_eq!(status_of("SELECT 202")?, ("error:25P02".to_owned(), 0));
     assert_eq!(status_of("SELECT 303")?, ("ok".to_owned(), 1));
     assert_eq!(status_of(SLEEPS)?, ("cancelled".to_owned(), 0));
+    assert_eq!(status_of(SLEEPS_TOO)?, ("cancelled".to_owned(), 0));
+    assert_eq!(status_of("SELECT 405")?, ("error:25P02".to_owned(), 0));
 
     proxy.stop().await?;
     let (code, text) = verify(&setup.trail, Some(&setup.public_key()), &[]).await?;

@@ -316,12 +316,11 @@ impl Relay {
                     return;
                 };
                 let s = std::mem::replace(s, Stmt::new(None, Record::None));
-                if matches!(status, Status::Error { .. }) {
-                    // The database runs none of the Query's later statements.
-                    skipped = stmts.split_off(*at + 1);
-                    *at = usize::MAX;
-                } else {
-                    *at += 1;
+                *at += 1;
+                if status != Status::Ok {
+                    // Failed or cancelled: the database runs none of the Query's later
+                    // statements (and `at` now points past the last).
+                    skipped = stmts.split_off(*at);
                 }
                 s
             }
