@@ -205,6 +205,19 @@ struct Knobs {
     on_failure: &'static str,
 }
 
+impl Default for Knobs {
+    /// Parameters in clear (records are found by their SQL), rare checkpoints, one segment,
+    /// `block`.
+    fn default() -> Knobs {
+        Knobs {
+            parameters: "clear",
+            checkpoint_every_records: 1000,
+            segment_max_bytes: BIG_SEGMENTS,
+            on_failure: "block",
+        }
+    }
+}
+
 /// The SPEC's default `audit.segment_max_bytes` (64 MiB): one segment for a whole test.
 const BIG_SEGMENTS: u64 = 64 << 20;
 /// The smallest `audit.segment_max_bytes`: a segment every dozen records or so.
@@ -359,15 +372,9 @@ address = "127.0.0.1:{metrics_port}"
         Ok(())
     }
 
-    /// SIGTERM (through kill(1): no unsafe code), then the drain and the seal; exit 0.
+    /// SIGTERM, then the drain and the seal; exit 0.
     async fn stop(mut self) -> TestResult {
-        let pid = self.child.id().ok_or("the proxy already exited")?;
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status()
-            .await?;
-        assert!(sent.success(), "kill -TERM {pid} failed");
+        support::sigterm(&self.child)?;
         let status = match timeout(STOP_TIMEOUT, self.child.wait()).await {
             Ok(status) => status?,
             Err(_) => {
@@ -641,8 +648,7 @@ async fn session_records_in_order_checkpoint_served_and_trail_verifies_with_key(
         &Knobs {
             parameters: "hashed",
             checkpoint_every_records: 6,
-            segment_max_bytes: BIG_SEGMENTS,
-            on_failure: "block",
+            ..Knobs::default()
         },
     )
     .await?;
@@ -869,16 +875,7 @@ const FAILS_AT_EXECUTE: &str = "SELECT 2 / floor(random())::int";
 async fn statements_skipped_after_an_error_in_their_batch_get_an_error_result() -> TestResult {
     require_proxy!("the trail is written by the proxy");
     let setup = Setup::start(None).await?;
-    let proxy = Proxy::start(
-        &setup,
-        &Knobs {
-            parameters: "clear",
-            checkpoint_every_records: 1000,
-            segment_max_bytes: BIG_SEGMENTS,
-            on_failure: "block",
-        },
-    )
-    .await?;
+    let proxy = Proxy::start(&setup, &Knobs::default()).await?;
 
     // Simple Query: three statements, the second fails.
     let s = proxy.connect(MD5_USER).await?;
@@ -1039,10 +1036,9 @@ async fn sigkill_under_strict(segment_max_bytes: u64) -> TestResult {
     const ACKED_AT_LEAST: usize = 20;
     let setup = Setup::start(None).await?;
     let knobs = Knobs {
-        parameters: "clear",
         checkpoint_every_records: 50,
         segment_max_bytes,
-        on_failure: "block",
+        ..Knobs::default()
     };
     let proxy = Proxy::start(&setup, &knobs).await?;
 
@@ -1272,16 +1268,7 @@ async fn disk_full_refuses_with_58030_then_serves_again_and_the_trail_verifies()
         return Ok(());
     };
     let setup = Setup::start(Some(mnt.path().join("trail"))).await?;
-    let proxy = Proxy::start(
-        &setup,
-        &Knobs {
-            parameters: "clear",
-            checkpoint_every_records: 1000,
-            segment_max_bytes: BIG_SEGMENTS,
-            on_failure: "block",
-        },
-    )
-    .await?;
+    let proxy = Proxy::start(&setup, &Knobs::default()).await?;
     let mut acked = Vec::new();
     let s = proxy.connect(SCRAM_USER).await?;
     for i in 0..5 {
@@ -1409,10 +1396,8 @@ async fn disk_full_under_allow_serves_counts_failures_and_the_trail_verifies() -
     let proxy = Proxy::start(
         &setup,
         &Knobs {
-            parameters: "clear",
-            checkpoint_every_records: 1000,
-            segment_max_bytes: BIG_SEGMENTS,
             on_failure: "allow",
+            ..Knobs::default()
         },
     )
     .await?;

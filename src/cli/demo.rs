@@ -262,14 +262,14 @@ fn pick_port(wanted: u16) -> Result<u16> {
     Ok(cluster::free_port()?)
 }
 
-/// SIGTERM (via kill(1): no unsafe code here), then wait for the drain, then SIGKILL.
+/// SIGTERM, then wait for the drain, then SIGKILL.
 async fn stop(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id() {
-        let _ = tokio::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status()
-            .await;
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     }
     if tokio::time::timeout(STOP_GRACE, child.wait())
         .await

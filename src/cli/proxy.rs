@@ -28,7 +28,6 @@ pub struct Args {
     pub config: PathBuf,
 }
 
-/// Statement kinds whose duration series exist from the start.
 pub fn run(args: Args) -> Result<u8> {
     let config = config::load(&args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

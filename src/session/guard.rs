@@ -423,25 +423,25 @@ impl Inspector {
         if refusal.is_none() && !clear {
             let cached = d
                 .record_template
-                .get_or_init(|| StatementTemplate::new(&self.statement_body(d, raw, None)).ok());
+                .get_or_init(|| StatementTemplate::new(&self.statement_body(d, None, None)).ok());
             if let Some(template) = cached {
                 return Ok(template.render(self.session, params));
             }
         }
-        let template = StatementTemplate::new(&self.statement_body(d, raw, refusal))?;
+        let sql_as_sent = clear.then_some(raw);
+        let template = StatementTemplate::new(&self.statement_body(d, sql_as_sent, refusal))?;
         Ok(template.render(self.session, params))
     }
 
-    /// The `statement` record of `d` without its parameters (see [`Inspector::statement_record`]).
-    fn statement_body(&self, d: &Decided, raw: &str, refusal: Option<&Refusal>) -> Statement {
-        let clear = self
-            .trail()
-            .is_some_and(|t| t.parameters() == Parameters::Clear);
-        let sql = if clear {
-            raw.to_owned()
-        } else {
-            d.normalized_text.clone()
-        };
+    /// The `statement` record of `d` without its parameters (see [`Inspector::statement_record`]):
+    /// its `sql` is `sql_as_sent` (parameters recorded in clear) or else the normalised text.
+    fn statement_body(
+        &self,
+        d: &Decided,
+        sql_as_sent: Option<&str>,
+        refusal: Option<&Refusal>,
+    ) -> Statement {
+        let sql = sql_as_sent.map_or_else(|| d.normalized_text.clone(), str::to_owned);
         let tables = dedup(
             d.resolved
                 .tables_read

@@ -433,12 +433,12 @@ impl Drop for SessionTicket {
 }
 
 impl Shared {
-    fn new(opts: &TrailOptions, on_failure: OnFailure, hash_key: HashKey) -> Shared {
+    fn new(opts: &TrailOptions, hash_key: HashKey) -> Shared {
         Shared {
             writable: AtomicBool::new(true),
             latest_checkpoint: parking_lot::Mutex::new(None),
             durability: opts.durability,
-            on_failure,
+            on_failure: opts.on_failure,
             parameters: opts.parameters,
             hash_key,
             live: AtomicUsize::new(0),
@@ -624,7 +624,7 @@ pub fn start(opts: TrailOptions, metrics: TrailMetrics) -> Result<Trail, Error> 
             })?
         }
     };
-    let shared = Arc::new(Shared::new(&opts, opts.on_failure, hash_key));
+    let shared = Arc::new(Shared::new(&opts, hash_key));
     let (durable_tx, durable_rx) = watch::channel(DurableState {
         seq: 0,
         failing: false,

@@ -173,6 +173,14 @@ impl Drop for Session {
 }
 
 /// The SQLSTATE of a tokio-postgres error, if the server (or proxy) sent one.
+/// Sends SIGTERM to `child` (no unsafe code: rustix).
+pub fn sigterm(child: &tokio::process::Child) -> TestResult {
+    let pid = child.id().ok_or("the process already exited")?;
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid)?).ok_or("no pid 0")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)?;
+    Ok(())
+}
+
 pub fn sqlstate(e: &tokio_postgres::Error) -> Option<&str> {
     e.as_db_error().map(|db| db.code().code())
 }

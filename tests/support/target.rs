@@ -292,23 +292,14 @@ impl Target {
         }
     }
 
-    /// Sends SIGTERM (through kill(1): no unsafe code) and waits up to `within` for the process
-    /// to exit; `Ok(false)` if it is still running then. Targets without a process of their
-    /// own are an error.
+    /// Sends SIGTERM and waits up to `within` for the process to exit; `Ok(false)` if it is
+    /// still running then. Targets without a process of their own are an error.
     pub async fn terminate(&mut self, within: Duration) -> TestResult<bool> {
         let child = self
             .child
             .as_mut()
             .ok_or("this target has no process to stop")?;
-        let pid = child.id().ok_or("the target already exited")?;
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status()
-            .await?;
-        if !sent.success() {
-            return Err(format!("kill -TERM {pid} failed").into());
-        }
+        super::sigterm(child)?;
         match tokio::time::timeout(within, child.wait()).await {
             Ok(status) => Ok(status?.success()),
             Err(_) => Ok(false),

@@ -479,8 +479,9 @@ fn links_queued_before_stop_are_written() {
 #[test]
 fn a_refused_statement_takes_its_result_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = options(dir.path(), Durability::Batched, 1 << 20);
-    let shared = Arc::new(Shared::new(&opts, OnFailure::Allow, HashKey::new([9; 32])));
+    let mut opts = options(dir.path(), Durability::Batched, 1 << 20);
+    opts.on_failure = OnFailure::Allow;
+    let shared = Arc::new(Shared::new(&opts, HashKey::new([9; 32])));
     let (durable_tx, durable_rx) = watch::channel(DurableState {
         seq: 0,
         failing: false,
