@@ -81,15 +81,30 @@ impl fmt::Display for Digest {
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Lowercase hex of any byte string.
 pub fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
     }
     s
+}
+
+/// The 64 lowercase hex digits of a digest, on the stack. Every record hashes twice per line
+/// (its own hash and the next one's `prev`) and once per recorded parameter: a table lookup a
+/// nibble instead of `blake3::Hash::to_hex`'s checked pushes into an `ArrayString`.
+pub fn hex_32(bytes: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        if let [hi, lo] = pair {
+            *hi = HEX_DIGITS[usize::from(b >> 4)];
+            *lo = HEX_DIGITS[usize::from(b & 0x0f)];
+        }
+    }
+    out
 }
 
 /// Lowercase hex digit value; uppercase is refused because every hash in the trail is lowercase.
@@ -151,7 +166,7 @@ impl HashKey {
 
     /// Keyed BLAKE3 of `bytes`, as 64 lowercase hex digits.
     pub fn keyed_hex(&self, bytes: &[u8]) -> String {
-        self.keyed(bytes).to_hex().to_string()
+        hex_encode(self.keyed(bytes).as_bytes())
     }
 
     /// Keyed BLAKE3 of `bytes`.
@@ -557,26 +572,46 @@ impl Prepared {
 
     /// A `result` whose `statement_seq` is filled in later with [`Prepared::set_statement_seq`]
     /// (`result.statement_seq` is ignored).
-    pub fn result(mut result: ResultRecord) -> Result<Prepared, RecordError> {
-        result.statement_seq = 0;
-        let json =
-            to_json(&Body::Result(result)).map_err(|e| RecordError::Encode(e.to_string()))?;
-        // Serde writes the struct's fields in order: `{"session":<digits>,"statement_seq":0,…`.
-        const SESSION: &[u8] = b"{\"session\":";
-        const SEQ: &[u8] = b",\"statement_seq\":";
-        let digits = json
-            .get(SESSION.len()..)
-            .filter(|_| json.starts_with(SESSION))
-            .map_or(0, |rest| {
-                rest.iter().take_while(|b| b.is_ascii_digit()).count()
-            });
-        let at = SESSION.len() + digits + SEQ.len();
-        let seq_member = json.get(SESSION.len() + digits..at.saturating_add(2));
-        if digits == 0 || seq_member.is_none_or(|m| !m.starts_with(SEQ) || !m.ends_with(b"0,")) {
-            return Err(RecordError::Encode(
-                "result members are not in SPEC order".to_owned(),
-            ));
+    ///
+    /// Rendered by hand, one per statement on the session's thread: the bytes are exactly
+    /// serde's for the same record (members in struct order, strings escaped as serde_json
+    /// escapes them), as the unit tests check against [`Prepared::new`].
+    pub fn result(result: ResultRecord) -> Result<Prepared, RecordError> {
+        let mut json = Vec::with_capacity(
+            160 + result.command_tag.len() + result.subjects.len().saturating_mul(67),
+        );
+        json.extend_from_slice(b"{\"session\":");
+        push_u64(&mut json, result.session);
+        json.extend_from_slice(b",\"statement_seq\":");
+        let at = json.len();
+        json.extend_from_slice(b"0,\"status\":");
+        match &result.status {
+            Status::Ok => json.extend_from_slice(b"\"ok\""),
+            Status::Cancelled => json.extend_from_slice(b"\"cancelled\""),
+            Status::Error { sqlstate } => {
+                json.extend_from_slice(b"\"error:");
+                push_json_str_inner(&mut json, sqlstate)?;
+                json.push(b'"');
+            }
         }
+        json.extend_from_slice(b",\"rows\":");
+        push_u64(&mut json, result.rows);
+        json.extend_from_slice(b",\"command_tag\":\"");
+        push_json_str_inner(&mut json, &result.command_tag)?;
+        json.extend_from_slice(b"\",\"duration_us\":");
+        push_u64(&mut json, result.duration_us);
+        json.extend_from_slice(b",\"subjects\":[");
+        for (i, subject) in result.subjects.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.push(b'"');
+            push_json_str_inner(&mut json, subject)?;
+            json.push(b'"');
+        }
+        json.extend_from_slice(b"],\"subjects_total\":");
+        push_u64(&mut json, result.subjects_total);
+        json.push(b'}');
         Ok(Prepared {
             kind: "result",
             json,
@@ -611,6 +646,23 @@ impl Prepared {
     fn has_members(&self) -> bool {
         self.json.len() > 2
     }
+}
+
+/// Appends `s` as the inside of a JSON string, exactly as serde_json writes it: text with no
+/// quote, backslash or control character (all a server's command tags and SQLSTATEs) is copied
+/// as it is, anything else goes through serde_json.
+fn push_json_str_inner(out: &mut Vec<u8>, s: &str) -> Result<(), RecordError> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.extend_from_slice(s.as_bytes());
+        return Ok(());
+    }
+    let quoted = serde_json::to_vec(s).map_err(|e| RecordError::Encode(e.to_string()))?;
+    out.extend_from_slice(
+        quoted
+            .get(1..quoted.len().saturating_sub(1))
+            .unwrap_or_default(),
+    );
+    Ok(())
 }
 
 /// Appends the decimal digits of `n`.
@@ -687,7 +739,7 @@ pub fn encode_into(
     out.push(b'"');
     let hash = blake3::hash(out.get(start..).unwrap_or_default());
     out.extend_from_slice(HASH_MARKER);
-    out.extend_from_slice(hash.to_hex().as_bytes());
+    out.extend_from_slice(&hex_32(hash.as_bytes()));
     out.extend_from_slice(b"\"}\n");
     Ok(Digest(*hash.as_bytes()))
 }

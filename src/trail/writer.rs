@@ -1134,8 +1134,9 @@ impl Writer {
         }
         self.prev = hash;
         self.prev_hex.clear();
+        let hex = record::hex_32(&hash.0);
         self.prev_hex
-            .push_str(blake3::Hash::from_bytes(hash.0).to_hex().as_str());
+            .push_str(std::str::from_utf8(&hex).unwrap_or_default());
         self.next_seq = seq.saturating_add(1);
         self.pending_seq = seq;
         self.cur.records = self.cur.records.saturating_add(1);

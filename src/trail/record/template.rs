@@ -106,8 +106,8 @@ impl Params {
     pub fn push_keyed_hash(&mut self, key: &super::HashKey, value: &[u8]) {
         self.comma();
         self.json.push(b'"');
-        let hex = key.keyed(value).to_hex();
-        self.json.extend_from_slice(hex.as_bytes());
+        self.json
+            .extend_from_slice(&super::hex_32(key.keyed(value).as_bytes()));
         self.json.push(b'"');
     }
 }

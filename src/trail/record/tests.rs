@@ -200,6 +200,74 @@ fn result_prepared_early_encodes_as_rendered_late() {
 }
 
 #[test]
+fn result_rendered_by_hand_is_serdes_rendering() {
+    let base = ResultRecord {
+        session: 4,
+        statement_seq: 0,
+        status: Status::Ok,
+        rows: 0,
+        command_tag: String::new(),
+        duration_us: 0,
+        subjects: Vec::new(),
+        subjects_total: 0,
+    };
+    let tags = [
+        "",
+        "SELECT 1",
+        "INSERT 0 5",
+        "tag \"quoted\" and \\ backslash",
+        "control \u{1}\n\t\u{1f} and del \u{7f}",
+        "臺北 BIG5 ünïcode",
+    ];
+    let statuses = [
+        Status::Ok,
+        Status::Cancelled,
+        Status::Error {
+            sqlstate: "25P02".to_owned(),
+        },
+        Status::Error {
+            sqlstate: "odd\"\n".to_owned(),
+        },
+    ];
+    let subject_lists: [Vec<String>; 3] = [
+        Vec::new(),
+        vec!["ab".to_owned()],
+        vec!["0f".repeat(32), "x\"y".to_owned(), String::new()],
+    ];
+    for tag in tags {
+        for status in &statuses {
+            for subjects in &subject_lists {
+                let rec = ResultRecord {
+                    session: u64::MAX,
+                    status: status.clone(),
+                    rows: 1_000_000,
+                    command_tag: tag.to_owned(),
+                    duration_us: 17,
+                    subjects: subjects.clone(),
+                    subjects_total: 1_234,
+                    ..base.clone()
+                };
+                let by_hand = Prepared::result(rec.clone()).unwrap();
+                let serde = Prepared::new(&Body::Result(rec)).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&by_hand.json),
+                    String::from_utf8_lossy(&serde.json)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hex_32_is_hex_encode() {
+    for seed in [&b""[..], b"a", b"trail"] {
+        let d = Digest::of(seed);
+        assert_eq!(hex_32(&d.0).to_vec(), hex_encode(&d.0).into_bytes());
+        assert_eq!(hex_encode(&d.0), blake3::hash(seed).to_hex().as_str());
+    }
+}
+
+#[test]
 fn encode_into_appends_the_line_and_newline() {
     let body = Body::SessionEnd(SessionEnd {
         session: 1,
