@@ -59,8 +59,8 @@ pub struct RawListen {
     /// Largest message accepted from either side, in bytes. Default 1 GiB - 1 (PostgreSQL's own).
     #[serde(default = "default_max_frame_bytes")]
     pub max_frame_bytes: u32,
-    /// Threads sessions run on. Default: half the machine's cores, at least one (trailmask is a
-    /// sidecar: the database needs the rest).
+    /// Threads sessions run on. Default: half the machine's cores (trailmask is a sidecar: the
+    /// database needs the rest), but two on 2-3 cores (see `validate::default_threads`).
     #[serde(default)]
     pub threads: Option<usize>,
 }

@@ -6,7 +6,9 @@
 //! socket event, that means cross-thread wake-ups. Measured with pgbench -S -M prepared -c 8 on
 //! 2 cores, CPU per transaction: multi-thread runtime ~30 µs, one session thread ~25 µs,
 //! pgbouncer's single event loop ~23 µs. Several sessions sharing one thread also share its
-//! `epoll_wait` calls, which is why `listen.threads` defaults to half the cores rather than all.
+//! `epoll_wait` calls, which is why `listen.threads` defaults to half the cores rather than all
+//! (but two on a 2-core host, where one thread is the bottleneck; see `default_threads` in
+//! `config::validate`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
