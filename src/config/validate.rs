@@ -63,7 +63,7 @@ fn listen(raw: &RawListen, problems: &mut Vec<String>) -> Option<ListenerOptions
     let before = problems.len();
     check_address("listen.address", &raw.address, problems);
     if raw.threads == Some(0) {
-        problems.push("listen.threads = 0 leaves no thread to run sessions; use 1 or more, or leave it out (half the cores, at least 2 where there are 2)".into());
+        problems.push("listen.threads = 0 leaves no thread to run sessions; use 1 or more, or leave it out (half the cores; 2 on 2-3 cores)".into());
     }
     if raw.max_connections == 0 {
         problems.push("listen.max_connections = 0 would refuse every client; use 1 or more".into());

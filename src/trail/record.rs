@@ -81,14 +81,17 @@ impl fmt::Display for Digest {
     }
 }
 
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+/// The two lowercase hex digits of a byte.
+fn hex_pair(b: u8) -> [u8; 2] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]
+}
 
 /// Lowercase hex of any byte string.
 pub fn hex_encode(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+    for pair in bytes.iter().map(|&b| hex_pair(b)) {
+        s.extend(pair.map(char::from));
     }
     s
 }
@@ -98,11 +101,8 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 /// nibble instead of `blake3::Hash::to_hex`'s checked pushes into an `ArrayString`.
 pub fn hex_32(bytes: &[u8; 32]) -> [u8; 64] {
     let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        if let [hi, lo] = pair {
-            *hi = HEX_DIGITS[usize::from(b >> 4)];
-            *lo = HEX_DIGITS[usize::from(b & 0x0f)];
-        }
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&hex_pair(b));
     }
     out
 }
@@ -596,18 +596,16 @@ impl Prepared {
         }
         json.extend_from_slice(b",\"rows\":");
         push_u64(&mut json, result.rows);
-        json.extend_from_slice(b",\"command_tag\":\"");
-        push_json_str_inner(&mut json, &result.command_tag)?;
-        json.extend_from_slice(b"\",\"duration_us\":");
+        json.extend_from_slice(b",\"command_tag\":");
+        push_json_str(&mut json, &result.command_tag)?;
+        json.extend_from_slice(b",\"duration_us\":");
         push_u64(&mut json, result.duration_us);
         json.extend_from_slice(b",\"subjects\":[");
         for (i, subject) in result.subjects.iter().enumerate() {
             if i > 0 {
                 json.push(b',');
             }
-            json.push(b'"');
-            push_json_str_inner(&mut json, subject)?;
-            json.push(b'"');
+            push_json_str(&mut json, subject)?;
         }
         json.extend_from_slice(b"],\"subjects_total\":");
         push_u64(&mut json, result.subjects_total);
@@ -646,6 +644,14 @@ impl Prepared {
     fn has_members(&self) -> bool {
         self.json.len() > 2
     }
+}
+
+/// Appends `s` as a JSON string, quotes included, exactly as serde_json writes it.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), RecordError> {
+    out.push(b'"');
+    push_json_str_inner(out, s)?;
+    out.push(b'"');
+    Ok(())
 }
 
 /// Appends `s` as the inside of a JSON string, exactly as serde_json writes it: text with no

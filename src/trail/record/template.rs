@@ -95,10 +95,11 @@ impl Params {
     /// A value recorded as text.
     pub fn push_str(&mut self, value: &str) {
         self.comma();
-        match serde_json::to_string(value) {
-            Ok(quoted) => self.json.extend_from_slice(quoted.as_bytes()),
+        let start = self.json.len();
+        if super::push_json_str(&mut self.json, value).is_err() {
             // Not reached: any &str renders. Should it fail, the value still takes its place.
-            Err(_) => self.json.extend_from_slice(b"null"),
+            self.json.truncate(start);
+            self.json.extend_from_slice(b"null");
         }
     }
 
